@@ -1,0 +1,94 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// Device is one login session of a user.
+type Device struct {
+	UserID      id.UserID
+	DeviceID    id.DeviceID
+	DisplayName string
+	CreatedTS   int64
+	LastSeenTS  int64
+	LastSeenIP  string
+}
+
+const (
+	upsertDevice = `INSERT INTO devices (user_id, device_id, display_name, created_ts, last_seen_ts, last_seen_ip)
+		VALUES ($1, $2, $3, $4, $4, $5)
+		ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = excluded.last_seen_ts,
+			display_name = COALESCE(excluded.display_name, devices.display_name)`
+	selectDevices = `SELECT user_id, device_id, COALESCE(display_name, ''), created_ts, last_seen_ts, last_seen_ip
+		FROM devices WHERE user_id = $1 ORDER BY device_id`
+	selectDevice = `SELECT user_id, device_id, COALESCE(display_name, ''), created_ts, last_seen_ts, last_seen_ip
+		FROM devices WHERE user_id = $1 AND device_id = $2`
+	updateDeviceName = `UPDATE devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2`
+	touchDevice      = `UPDATE devices SET last_seen_ts = $3, last_seen_ip = $4 WHERE user_id = $1 AND device_id = $2`
+	deleteDevice     = `DELETE FROM devices WHERE user_id = $1 AND device_id = $2`
+	deleteAllDevices = `DELETE FROM devices WHERE user_id = $1`
+)
+
+// UpsertDevice creates the device, or on re-login with the same ID refreshes its last-seen time
+// and, when given, its display name.
+func (c conn) UpsertDevice(ctx context.Context, d Device) error {
+	_, err := c.q.Exec(ctx, upsertDevice, d.UserID, d.DeviceID, nullIfEmpty(d.DisplayName), d.CreatedTS, d.LastSeenIP)
+	if err != nil {
+		return fmt.Errorf("upsert device %s/%s: %w", d.UserID, d.DeviceID, err)
+	}
+	return nil
+}
+
+// DevicesOfUser lists a user's devices ordered by ID.
+func (c conn) DevicesOfUser(ctx context.Context, userID id.UserID) ([]Device, error) {
+	rows, err := c.q.Query(ctx, selectDevices, userID)
+	if err != nil {
+		return nil, fmt.Errorf("devices of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		var d Device
+		if err := rows.Scan(&d.UserID, &d.DeviceID, &d.DisplayName, &d.CreatedTS, &d.LastSeenTS, &d.LastSeenIP); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeviceByID returns one device, or ErrNotFound.
+func (c conn) DeviceByID(ctx context.Context, userID id.UserID, deviceID id.DeviceID) (Device, error) {
+	var d Device
+	err := c.q.QueryRow(ctx, selectDevice, userID, deviceID).Scan(&d.UserID, &d.DeviceID, &d.DisplayName,
+		&d.CreatedTS, &d.LastSeenTS, &d.LastSeenIP)
+	if err != nil {
+		return Device{}, fmt.Errorf("device %s/%s: %w", userID, deviceID, err)
+	}
+	return d, nil
+}
+
+// UpdateDeviceName renames a device; ErrNotFound if it does not exist.
+func (c conn) UpdateDeviceName(ctx context.Context, userID id.UserID, deviceID id.DeviceID, name string) error {
+	return c.expectOne(ctx, "rename device", updateDeviceName, userID, deviceID, nullIfEmpty(name))
+}
+
+// TouchDevice records when and from where the device was last seen.
+func (c conn) TouchDevice(ctx context.Context, userID id.UserID, deviceID id.DeviceID, ts int64, ip string) error {
+	_, err := c.q.Exec(ctx, touchDevice, userID, deviceID, ts, ip)
+	return err
+}
+
+// DeleteDevice removes a device together with its access and refresh tokens.
+func (c conn) DeleteDevice(ctx context.Context, userID id.UserID, deviceID id.DeviceID) error {
+	return c.expectOne(ctx, "delete device", deleteDevice, userID, deviceID)
+}
+
+// DeleteAllDevices removes every device of the user, and so every token.
+func (c conn) DeleteAllDevices(ctx context.Context, userID id.UserID) error {
+	_, err := c.q.Exec(ctx, deleteAllDevices, userID)
+	return err
+}

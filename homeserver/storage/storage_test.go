@@ -1,0 +1,167 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/storage"
+	"causeway/homeserver/storage/storagetest"
+)
+
+func TestMigrationNaming(t *testing.T) {
+	cases := []struct {
+		name    string
+		files   []string
+		wantErr bool
+	}{
+		{"single files", []string{"a/0001_x.sql", "a/0002_y.sql"}, false},
+		{"dialect pair", []string{"a/0001_x.postgres.sql", "a/0001_x.sqlite.sql"}, false},
+		{"half a pair", []string{"a/0001_x.postgres.sql"}, true},
+		{"pair and plain", []string{"a/0001_x.sql", "a/0001_x.sqlite.sql", "a/0001_x.postgres.sql"}, true},
+		{"gap", []string{"a/0001_x.sql", "a/0003_y.sql"}, true},
+		{"not from one", []string{"a/0002_x.sql"}, true},
+		{"bad name", []string{"a/1_x.sql"}, true},
+		{"duplicate number", []string{"a/0001_x.sql", "a/0001_y.sql"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := fstest.MapFS{}
+			for _, f := range tc.files {
+				fsys[f] = &fstest.MapFile{Data: []byte("-- x\n")}
+			}
+			_, err := storage.Migrations(fsys, storage.SQLite)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestCountersAreSequential(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		var got []int64
+		for range 3 {
+			err := db.InTx(ctx, func(tx *storage.Tx) error {
+				v, err := tx.NextCounter(ctx, "events")
+				got = append(got, v)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if diff := cmp.Diff([]int64{1, 2, 3}, got); diff != "" {
+			t.Errorf("counter values (-want +got):\n%s", diff)
+		}
+		cur, err := db.Counter(ctx, "events")
+		if err != nil || cur != 3 {
+			t.Errorf("Counter = %d, %v; want 3", cur, err)
+		}
+	})
+}
+
+func TestFailedTransactionWritesNothing(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
+			if err := tx.InsertUser(ctx, storage.User{ID: "@a:hs", CreatedTS: 1}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx err = %v, want boom", err)
+		}
+		if _, err := db.UserByID(ctx, "@a:hs"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("UserByID after rollback: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestUsersAndConflicts(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		u := storage.User{ID: "@alice:hs", PasswordHash: "h", DisplayName: "Alice", CreatedTS: 5}
+		if err := db.InsertUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InsertUser(ctx, u); !errors.Is(err, storage.ErrConflict) {
+			t.Errorf("second insert: err = %v, want ErrConflict", err)
+		}
+		got, err := db.UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(u, got); diff != "" {
+			t.Errorf("user (-want +got):\n%s", diff)
+		}
+		if err := db.UpdateDisplayName(ctx, "@nobody:hs", "x"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("update missing user: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestEventOrderings(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		room := id.RoomID("!r:hs")
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
+			if err := tx.InsertRoom(ctx, storage.Room{ID: room, Version: "11", Creator: "@a:hs"}); err != nil {
+				return err
+			}
+			sk := ""
+			for i, depth := range []int64{1, 2, 2, 3} {
+				ev := &storage.Event{ID: id.EventID("$e" + string(rune('a'+i))), RoomID: room, StreamPos: int64(i + 1), Depth: depth,
+					Type: "m.room.message", Sender: "@a:hs", PDU: []byte("{}")}
+				if i == 0 {
+					ev.Type, ev.StateKey = "m.room.create", &sk
+				}
+				if err := tx.InsertEvent(ctx, ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := func(evs []*storage.Event) (out []id.EventID) {
+			for _, e := range evs {
+				out = append(out, e.ID)
+			}
+			return out
+		}
+		before, err := db.RoomEventsBefore(ctx, room, storage.TopoPos{Depth: 3, StreamPos: 4}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]id.EventID{"$ec", "$eb", "$ea"}, ids(before)); diff != "" {
+			t.Errorf("before (-want +got):\n%s", diff)
+		}
+		after, err := db.RoomEventsAfter(ctx, room, storage.TopoPos{Depth: 2, StreamPos: 2}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]id.EventID{"$ec", "$ed"}, ids(after)); diff != "" {
+			t.Errorf("after (-want +got):\n%s", diff)
+		}
+		latest, err := db.RoomEventsInRange(ctx, room, 1, 4, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]id.EventID{"$ed", "$ec"}, ids(latest)); diff != "" {
+			t.Errorf("range (-want +got):\n%s", diff)
+		}
+		state, err := db.RoomStateEventsInRange(ctx, room, 0, 4)
+		if err != nil || len(state) != 1 || *state[0].StateKey != "" {
+			t.Errorf("state events = %v, %v; want the create event", state, err)
+		}
+	})
+}

@@ -1,0 +1,100 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// User is one local account.
+type User struct {
+	ID           id.UserID
+	PasswordHash string // empty: no password login
+	IsAdmin      bool
+	IsGuest      bool
+	Deactivated  bool
+	AppserviceID string
+	DisplayName  string
+	AvatarURL    id.ContentURIString
+	CreatedTS    int64
+}
+
+const (
+	insertUser = `INSERT INTO users (user_id, password_hash, is_admin, is_guest, appservice_id, displayname, created_ts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	selectUser = `SELECT user_id, COALESCE(password_hash, ''), is_admin, is_guest, deactivated, COALESCE(appservice_id, ''),
+		COALESCE(displayname, ''), COALESCE(avatar_url, ''), created_ts FROM users WHERE user_id = $1`
+	updatePasswordHash = `UPDATE users SET password_hash = $2 WHERE user_id = $1`
+	deactivateUser     = `UPDATE users SET deactivated = TRUE, password_hash = NULL, displayname = NULL, avatar_url = NULL WHERE user_id = $1`
+	updateDisplayName  = `UPDATE users SET displayname = $2 WHERE user_id = $1`
+	updateAvatarURL    = `UPDATE users SET avatar_url = $2 WHERE user_id = $1`
+	countUsers         = `SELECT COUNT(*) FROM users`
+)
+
+func nullIfEmpty[T ~string](s T) any {
+	if s == "" {
+		return nil
+	}
+	return string(s)
+}
+
+// InsertUser creates an account. It returns ErrConflict when the user ID is taken.
+func (c conn) InsertUser(ctx context.Context, u User) error {
+	_, err := c.q.Exec(ctx, insertUser, u.ID, nullIfEmpty(u.PasswordHash), u.IsAdmin, u.IsGuest,
+		nullIfEmpty(u.AppserviceID), nullIfEmpty(u.DisplayName), u.CreatedTS)
+	if err != nil {
+		return fmt.Errorf("insert user %s: %w", u.ID, err)
+	}
+	return nil
+}
+
+// UserByID returns the account, or ErrNotFound.
+func (c conn) UserByID(ctx context.Context, userID id.UserID) (User, error) {
+	var u User
+	err := c.q.QueryRow(ctx, selectUser, userID).Scan(&u.ID, &u.PasswordHash, &u.IsAdmin, &u.IsGuest,
+		&u.Deactivated, &u.AppserviceID, &u.DisplayName, &u.AvatarURL, &u.CreatedTS)
+	if err != nil {
+		return User{}, fmt.Errorf("user %s: %w", userID, err)
+	}
+	return u, nil
+}
+
+// CountUsers returns how many accounts exist, deactivated ones included.
+func (c conn) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := c.q.QueryRow(ctx, countUsers).Scan(&n)
+	return n, err
+}
+
+// UpdatePasswordHash replaces the user's password hash.
+func (c conn) UpdatePasswordHash(ctx context.Context, userID id.UserID, hash string) error {
+	return c.expectOne(ctx, "update password", updatePasswordHash, userID, hash)
+}
+
+// DeactivateUser marks the account deactivated and erases its password and profile.
+func (c conn) DeactivateUser(ctx context.Context, userID id.UserID) error {
+	return c.expectOne(ctx, "deactivate", deactivateUser, userID)
+}
+
+// UpdateDisplayName sets (or with "" clears) the user's global display name.
+func (c conn) UpdateDisplayName(ctx context.Context, userID id.UserID, name string) error {
+	return c.expectOne(ctx, "update displayname", updateDisplayName, userID, nullIfEmpty(name))
+}
+
+// UpdateAvatarURL sets (or with "" clears) the user's global avatar.
+func (c conn) UpdateAvatarURL(ctx context.Context, userID id.UserID, url id.ContentURIString) error {
+	return c.expectOne(ctx, "update avatar", updateAvatarURL, userID, nullIfEmpty(url))
+}
+
+// expectOne runs a statement that must affect exactly one row; none gives ErrNotFound.
+func (c conn) expectOne(ctx context.Context, what, query string, args ...any) error {
+	n, err := c.q.Exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}

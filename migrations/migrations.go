@@ -1,0 +1,14 @@
+// Package migrations embeds Causeway's numbered SQL schema migrations.
+//
+// Files are named <owner>/<NNNN>_<what>.sql, or <NNNN>_<what>.postgres.sql and .sqlite.sql when
+// the two engines need different DDL. They are forward-only: a merged migration is never edited;
+// a change is a new number. The first line of each file says what it does and why. The runner
+// lives in homeserver/storage; this package only holds the files.
+package migrations
+
+import "embed"
+
+// FS holds every migration file, by owner folder.
+//
+//go:embed */*.sql
+var FS embed.FS
