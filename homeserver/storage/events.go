@@ -21,6 +21,9 @@ type Event struct {
 	Membership     string // content.membership of m.room.member events
 	OriginServerTS int64
 	StateBefore    SnapshotID
+	ReplacesState  id.EventID // the state event this one replaced, if any
+	TxnDevice      id.DeviceID
+	TxnID          string
 	RedactedBy     id.EventID // the redaction applied to this event, if any
 	PDU            []byte     // the event exactly as signed
 }
@@ -35,11 +38,13 @@ type TopoPos struct {
 }
 
 const eventColumns = `event_id, room_id, stream_pos, depth, type, state_key, sender, COALESCE(membership, ''),
-	origin_server_ts, state_before, COALESCE(redacted_by, ''), pdu`
+	origin_server_ts, state_before, COALESCE(replaces_state, ''), COALESCE(txn_device, ''), COALESCE(txn_id, ''),
+	COALESCE(redacted_by, ''), pdu`
 
 const (
 	insertEvent = `INSERT INTO events (event_id, room_id, stream_pos, depth, type, state_key, sender, membership,
-		origin_server_ts, state_before, pdu) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+		origin_server_ts, state_before, replaces_state, txn_device, txn_id, pdu)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 	selectEvent         = `SELECT ` + eventColumns + ` FROM events WHERE event_id = $1`
 	updateEventRedacted = `UPDATE events SET redacted_by = $2 WHERE event_id = $1 AND redacted_by IS NULL`
 	// Stream ranges are (after, upto]; newest first so LIMIT keeps the latest events.
@@ -68,7 +73,7 @@ const (
 func scanEvent(row Row) (*Event, error) {
 	var e Event
 	err := row.Scan(&e.ID, &e.RoomID, &e.StreamPos, &e.Depth, &e.Type, &e.StateKey, &e.Sender, &e.Membership,
-		&e.OriginServerTS, &e.StateBefore, &e.RedactedBy, &e.PDU)
+		&e.OriginServerTS, &e.StateBefore, &e.ReplacesState, &e.TxnDevice, &e.TxnID, &e.RedactedBy, &e.PDU)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +101,8 @@ func (c conn) queryEvents(ctx context.Context, query string, args ...any) ([]*Ev
 // position from NextCounter in the same transaction.
 func (c conn) InsertEvent(ctx context.Context, e *Event) error {
 	_, err := c.q.Exec(ctx, insertEvent, e.ID, e.RoomID, e.StreamPos, e.Depth, e.Type, e.StateKey, e.Sender,
-		nullIfEmpty(e.Membership), e.OriginServerTS, e.StateBefore, e.PDU)
+		nullIfEmpty(e.Membership), e.OriginServerTS, e.StateBefore, nullIfEmpty(e.ReplacesState),
+		nullIfEmpty(e.TxnDevice), nullIfEmpty(e.TxnID), e.PDU)
 	if err != nil {
 		return fmt.Errorf("insert event %s: %w", e.ID, err)
 	}

@@ -162,3 +162,38 @@ func (c conn) RoomsOfUser(ctx context.Context, userID id.UserID) (map[id.RoomID]
 	}
 	return out, rows.Err()
 }
+
+const selectSnapshotChain = `WITH RECURSIVE chain (snapshot_id, room_id, parent_id, base_id, seq) AS (
+		SELECT snapshot_id, room_id, parent_id, base_id, seq FROM state_snapshots WHERE snapshot_id = $1
+		UNION ALL
+		SELECT s.snapshot_id, s.room_id, s.parent_id, s.base_id, s.seq FROM state_snapshots s JOIN chain c ON s.snapshot_id = c.base_id
+	)
+	SELECT snapshot_id, room_id, parent_id, base_id, seq FROM chain ORDER BY seq DESC`
+
+// SnapshotChain returns the snapshot and its base, its base's base and so on, newest first.
+// Applying their deltas oldest first rebuilds the snapshot's full state.
+func (c conn) SnapshotChain(ctx context.Context, snapID SnapshotID) ([]Snapshot, error) {
+	if snapID == 0 {
+		return nil, nil
+	}
+	rows, err := c.q.Query(ctx, selectSnapshotChain, snapID)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot chain %d: %w", snapID, err)
+	}
+	defer rows.Close()
+	var out []Snapshot
+	for rows.Next() {
+		var s Snapshot
+		if err := rows.Scan(&s.ID, &s.RoomID, &s.ParentID, &s.BaseID, &s.Seq); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("snapshot %d: %w", snapID, ErrNotFound)
+	}
+	return out, nil
+}

@@ -117,6 +117,11 @@ CREATE TABLE events (
 	membership TEXT,
 	origin_server_ts BIGINT NOT NULL,
 	state_before BIGINT NOT NULL,
+	-- the state event this one replaced, for unsigned.prev_content
+	replaces_state TEXT,
+	-- the sending device and its transaction ID, for unsigned.transaction_id in its own echo
+	txn_device TEXT,
+	txn_id TEXT,
 	redacted_by TEXT,
 	pdu BYTEA NOT NULL
 );

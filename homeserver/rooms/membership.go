@@ -1,0 +1,203 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json/jsontext"
+	"encoding/json/v2"
+	"errors"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/mxerr"
+	"causeway/homeserver/storage"
+)
+
+// MembershipRequest is a membership change asked for by Sender about Target.
+type MembershipRequest struct {
+	Sender    id.UserID
+	Target    id.UserID
+	Reason    string
+	IsDirect  bool // invites only
+	TxnDevice id.DeviceID
+}
+
+// Join makes user a member of the room. Joining again while joined refreshes the member event
+// only when the profile changed.
+func (s *Service) Join(ctx context.Context, roomID id.RoomID, req MembershipRequest) (*storage.Event, error) {
+	req.Target = req.Sender
+	return s.changeMembership(ctx, roomID, req, opOther, event.MembershipJoin)
+}
+
+// Invite invites Target on behalf of Sender.
+func (s *Service) Invite(ctx context.Context, roomID id.RoomID, req MembershipRequest) (*storage.Event, error) {
+	if req.Target.Homeserver() != s.serverName {
+		return nil, mxerr.Forbidden.WithMessage("inviting users of other servers needs federation, which this server does not do yet")
+	}
+	return s.changeMembership(ctx, roomID, req, opOther, event.MembershipInvite)
+}
+
+// Leave leaves the room or rejects an invite.
+func (s *Service) Leave(ctx context.Context, roomID id.RoomID, req MembershipRequest) (*storage.Event, error) {
+	req.Target = req.Sender
+	return s.changeMembership(ctx, roomID, req, opOther, event.MembershipLeave)
+}
+
+// Kick removes Target from the room.
+func (s *Service) Kick(ctx context.Context, roomID id.RoomID, req MembershipRequest) (*storage.Event, error) {
+	return s.changeMembership(ctx, roomID, req, opKick, event.MembershipLeave)
+}
+
+// Ban bans Target from the room.
+func (s *Service) Ban(ctx context.Context, roomID id.RoomID, req MembershipRequest) (*storage.Event, error) {
+	return s.changeMembership(ctx, roomID, req, opOther, event.MembershipBan)
+}
+
+// Unban lifts Target's ban, leaving them with membership leave.
+func (s *Service) Unban(ctx context.Context, roomID id.RoomID, req MembershipRequest) (*storage.Event, error) {
+	return s.changeMembership(ctx, roomID, req, opUnban, event.MembershipLeave)
+}
+
+// membershipOp names the endpoint behind a membership change where the target membership alone
+// does not tell (kick and unban both produce leave).
+type membershipOp int
+
+const (
+	opOther membershipOp = iota
+	opKick
+	opUnban
+)
+
+func (s *Service) changeMembership(ctx context.Context, roomID id.RoomID, req MembershipRequest, op membershipOp, membership event.Membership) (*storage.Event, error) {
+	var written []*storage.Event
+	var result *storage.Event
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		written, result = nil, nil
+		rt, err := s.openRoom(ctx, tx, roomID)
+		if err != nil {
+			return err
+		}
+		key := storage.StateKey{Type: event.StateMember.Type, StateKey: string(req.Target)}
+		current, err := rt.stateContent(ctx, key)
+		if err != nil {
+			return err
+		}
+		if err := checkTransition(op, req, current, membership); err != nil {
+			return err
+		}
+		content := map[string]any{"membership": membership}
+		if req.Reason != "" {
+			content["reason"] = req.Reason
+		}
+		if req.IsDirect && membership == event.MembershipInvite {
+			content["is_direct"] = true
+		}
+		raw, err := s.memberContent(ctx, tx, req.Target, mustJSON(content))
+		if err != nil {
+			return err
+		}
+		if membership == event.MembershipJoin && current != nil && sameJSON(current, raw) {
+			evID, _ := rt.stateEvent(ctx, key)
+			result, err = tx.EventByID(ctx, evID)
+			return err
+		}
+		stateKey := string(req.Target)
+		result, err = rt.append(ctx, ProtoEvent{Type: event.StateMember.Type, StateKey: &stateKey, Sender: req.Sender, Content: raw, TxnDevice: req.TxnDevice})
+		if err != nil {
+			return err
+		}
+		if membership == event.MembershipJoin {
+			if err := tx.RememberRoom(ctx, req.Target, roomID); err != nil {
+				return err
+			}
+		}
+		written = rt.written
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.notify(written)
+	return result, nil
+}
+
+// checkTransition gives the specific errors clients expect before the auth rules run; the auth
+// rules remain the authority on everything else.
+func checkTransition(op membershipOp, req MembershipRequest, current jsontext.Value, membership event.Membership) error {
+	var cur struct {
+		Membership event.Membership `json:"membership"`
+	}
+	if current != nil {
+		json.Unmarshal(current, &cur)
+	}
+	switch {
+	case membership == event.MembershipLeave && req.Sender == req.Target && cur.Membership != event.MembershipJoin && cur.Membership != event.MembershipInvite && cur.Membership != event.MembershipKnock:
+		return mxerr.Forbidden.WithMessage("%s is not in the room", req.Target)
+	case op == opUnban && cur.Membership != event.MembershipBan:
+		return mxerr.Forbidden.WithMessage("%s is not banned", req.Target)
+	case op == opKick && cur.Membership != event.MembershipJoin && cur.Membership != event.MembershipInvite && cur.Membership != event.MembershipKnock:
+		return mxerr.Forbidden.WithMessage("%s is not in the room", req.Target)
+	case membership == event.MembershipInvite && cur.Membership == event.MembershipJoin:
+		return mxerr.Forbidden.WithMessage("%s is already in the room", req.Target)
+	case membership == event.MembershipInvite && cur.Membership == event.MembershipBan:
+		return mxerr.Forbidden.WithMessage("%s is banned from the room", req.Target)
+	}
+	return nil
+}
+
+// memberContent adds the target's display name and avatar to member event content when the
+// target is a local user and the content does not set them.
+func (s *Service) memberContent(ctx context.Context, db interface {
+	UserByID(context.Context, id.UserID) (storage.User, error)
+}, target id.UserID, content jsontext.Value) (jsontext.Value, error) {
+	var m map[string]jsontext.Value
+	if err := json.Unmarshal(content, &m); err != nil {
+		return nil, mxerr.BadJSON.WithMessage("member content must be an object")
+	}
+	var membership string
+	json.Unmarshal(m["membership"], &membership)
+	if membership != string(event.MembershipJoin) && membership != string(event.MembershipInvite) {
+		return content, nil
+	}
+	user, err := db.UserByID(ctx, target)
+	if errors.Is(err, storage.ErrNotFound) {
+		return content, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if _, ok := m["displayname"]; !ok && user.DisplayName != "" {
+		m["displayname"] = mustJSON(user.DisplayName)
+	}
+	if _, ok := m["avatar_url"]; !ok && user.AvatarURL != "" {
+		m["avatar_url"] = mustJSON(user.AvatarURL)
+	}
+	return json.Marshal(m, json.Deterministic(true))
+}
+
+func sameJSON(a, b jsontext.Value) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	ra, _ := json.Marshal(x, json.Deterministic(true))
+	rb, _ := json.Marshal(y, json.Deterministic(true))
+	return string(ra) == string(rb)
+}
+
+// UpdateProfile sends a fresh join event carrying the user's new display name and avatar into
+// every room the user is joined to, as clients render names from member events.
+func (s *Service) UpdateProfile(ctx context.Context, userID id.UserID) error {
+	rooms, err := s.db.RoomsOfUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for roomID, membership := range rooms {
+		if membership != string(event.MembershipJoin) {
+			continue
+		}
+		if _, err := s.Join(ctx, roomID, MembershipRequest{Sender: userID}); err != nil {
+			s.log.WarnContext(ctx, "profile update not sent to room", "room_id", roomID, "user_id", userID, "err", err)
+		}
+	}
+	return nil
+}
