@@ -97,7 +97,6 @@ func TestCreateRoomEveryVersion(t *testing.T) {
 	})
 }
 
-
 func TestSendAuthAndIdempotency(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		s := newTestService(t, db)

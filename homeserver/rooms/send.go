@@ -31,6 +31,10 @@ type ProtoEvent struct {
 	TxnID     string // the client's transaction ID, for idempotent retries
 }
 
+// maxPDUSize is the largest event the spec allows, in canonical JSON bytes
+// (content/client-server-api/_index.md, "Size limits").
+const maxPDUSize = 65536
+
 // maxPrevEvents bounds prev_events when a room has many forward extremities.
 const maxPrevEvents = 10
 
@@ -309,6 +313,9 @@ func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, proto ProtoEvent) (*s
 	raw, err := canonicaljson.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode PDU: %w", err)
+	}
+	if len(raw) > maxPDUSize {
+		return nil, mxerr.TooLarge.WithMessage("event is %d bytes, more than the %d a PDU may have", len(raw), maxPDUSize)
 	}
 	ev := &storage.Event{
 		ID:             p.InternalMeta.EventID,

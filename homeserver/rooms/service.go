@@ -32,6 +32,7 @@ type Service struct {
 	notifier       Notifier
 	states         *stateStore
 	versions       sync.Map // id.RoomID -> id.RoomVersion; a room's version never changes
+	values         stateValues
 	log            *slog.Logger
 	now            func() time.Time
 }
@@ -91,3 +92,6 @@ func (s *Service) notify(events []*storage.Event) {
 		s.notifier.OnEvent(ev)
 	}
 }
+
+// DefaultVersion is the room version new rooms get when the request names none.
+func (s *Service) DefaultVersion() id.RoomVersion { return s.defaultVersion }

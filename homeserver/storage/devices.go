@@ -20,20 +20,22 @@ type Device struct {
 const (
 	upsertDevice = `INSERT INTO devices (user_id, device_id, display_name, created_ts, last_seen_ts, last_seen_ip)
 		VALUES ($1, $2, $3, $4, $4, $5)
-		ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = excluded.last_seen_ts,
-			display_name = COALESCE(excluded.display_name, devices.display_name)`
+		ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = excluded.last_seen_ts, last_seen_ip = excluded.last_seen_ip`
 	selectDevices = `SELECT user_id, device_id, COALESCE(display_name, ''), created_ts, last_seen_ts, last_seen_ip
 		FROM devices WHERE user_id = $1 ORDER BY device_id`
 	selectDevice = `SELECT user_id, device_id, COALESCE(display_name, ''), created_ts, last_seen_ts, last_seen_ip
 		FROM devices WHERE user_id = $1 AND device_id = $2`
 	updateDeviceName = `UPDATE devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2`
-	touchDevice      = `UPDATE devices SET last_seen_ts = $3, last_seen_ip = $4 WHERE user_id = $1 AND device_id = $2`
-	deleteDevice     = `DELETE FROM devices WHERE user_id = $1 AND device_id = $2`
-	deleteAllDevices = `DELETE FROM devices WHERE user_id = $1`
+	touchDevice      = `UPDATE devices SET last_seen_ts = $3, last_seen_ip = CASE WHEN $4 = '' THEN last_seen_ip ELSE $4 END
+		WHERE user_id = $1 AND device_id = $2`
+	deleteDevice       = `DELETE FROM devices WHERE user_id = $1 AND device_id = $2`
+	deleteAllDevices   = `DELETE FROM devices WHERE user_id = $1`
+	deleteOtherDevices = `DELETE FROM devices WHERE user_id = $1 AND device_id <> $2`
 )
 
 // UpsertDevice creates the device, or on re-login with the same ID refreshes its last-seen time
-// and, when given, its display name.
+// and address. The display name of an existing device is kept: initial_device_display_name is
+// "ignored if device_id corresponds to a known device" (data/api/client-server/login.yaml).
 func (c conn) UpsertDevice(ctx context.Context, d Device) error {
 	_, err := c.q.Exec(ctx, upsertDevice, d.UserID, d.DeviceID, nullIfEmpty(d.DisplayName), d.CreatedTS, d.LastSeenIP)
 	if err != nil {
@@ -76,7 +78,8 @@ func (c conn) UpdateDeviceName(ctx context.Context, userID id.UserID, deviceID i
 	return c.expectOne(ctx, "rename device", updateDeviceName, userID, deviceID, nullIfEmpty(name))
 }
 
-// TouchDevice records when and from where the device was last seen.
+// TouchDevice records when and from where the device was last seen; an empty ip keeps the last
+// known address.
 func (c conn) TouchDevice(ctx context.Context, userID id.UserID, deviceID id.DeviceID, ts int64, ip string) error {
 	_, err := c.q.Exec(ctx, touchDevice, userID, deviceID, ts, ip)
 	return err
@@ -91,4 +94,14 @@ func (c conn) DeleteDevice(ctx context.Context, userID id.UserID, deviceID id.De
 func (c conn) DeleteAllDevices(ctx context.Context, userID id.UserID) error {
 	_, err := c.q.Exec(ctx, deleteAllDevices, userID)
 	return err
+}
+
+// DeleteDevicesExcept removes every device of the user but keep, and so their tokens. It
+// reports how many it removed.
+func (c conn) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID) (int64, error) {
+	n, err := c.q.Exec(ctx, deleteOtherDevices, userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("delete devices of %s: %w", userID, err)
+	}
+	return n, nil
 }

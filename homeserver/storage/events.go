@@ -54,8 +54,8 @@ const (
 		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 AND state_key IS NOT NULL ORDER BY stream_pos`
 	selectRoomEventsBefore = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND (depth, stream_pos) < ($2, $3) ORDER BY depth DESC, stream_pos DESC LIMIT $4`
-	selectRoomEventsAfter = `SELECT ` + eventColumns + ` FROM events
-		WHERE room_id = $1 AND (depth, stream_pos) > ($2, $3) ORDER BY depth, stream_pos LIMIT $4`
+	selectRoomEventsFrom = `SELECT ` + eventColumns + ` FROM events
+		WHERE room_id = $1 AND (depth, stream_pos) >= ($2, $3) ORDER BY depth, stream_pos LIMIT $4`
 	selectTopoAtStream = `SELECT depth, stream_pos FROM events WHERE room_id = $1 AND stream_pos <= $2
 		ORDER BY depth DESC, stream_pos DESC LIMIT 1`
 	selectRoomsWithEvents   = `SELECT room_id, MAX(stream_pos) FROM events WHERE stream_pos > $1 AND stream_pos <= $2 GROUP BY room_id`
@@ -165,9 +165,9 @@ func (c conn) RoomEventsBefore(ctx context.Context, roomID id.RoomID, pos TopoPo
 	return c.queryEvents(ctx, selectRoomEventsBefore, roomID, pos.Depth, pos.StreamPos, limit)
 }
 
-// RoomEventsAfter returns up to limit events topologically after pos, oldest first.
-func (c conn) RoomEventsAfter(ctx context.Context, roomID id.RoomID, pos TopoPos, limit int) ([]*Event, error) {
-	return c.queryEvents(ctx, selectRoomEventsAfter, roomID, pos.Depth, pos.StreamPos, limit)
+// RoomEventsFrom returns up to limit events at or topologically after pos, oldest first.
+func (c conn) RoomEventsFrom(ctx context.Context, roomID id.RoomID, pos TopoPos, limit int) ([]*Event, error) {
+	return c.queryEvents(ctx, selectRoomEventsFrom, roomID, pos.Depth, pos.StreamPos, limit)
 }
 
 // TopoPosAtStream returns the topological position of the last room event at or before a

@@ -34,6 +34,7 @@ const (
 	reserveRegistrationToken = `UPDATE registration_tokens SET pending = pending + 1
 		WHERE token = $1 AND (uses_allowed IS NULL OR pending + completed < uses_allowed) AND (expiry_ts IS NULL OR expiry_ts > $2)`
 	completeRegistrationToken = `UPDATE registration_tokens SET pending = pending - 1, completed = completed + 1 WHERE token = $1 AND pending > 0`
+	releaseRegistrationToken  = `UPDATE registration_tokens SET pending = pending - 1 WHERE token = $1 AND pending > 0`
 
 	insertUIASession = `INSERT INTO uia_sessions (session_id, user_id, request_hash, created_ts) VALUES ($1, $2, $3, $4)`
 	selectUIASession = `SELECT session_id, user_id, request_hash, completed, COALESCE(registration_token, ''), created_ts
@@ -41,6 +42,8 @@ const (
 	updateUIASession = `UPDATE uia_sessions SET completed = $2, registration_token = $3 WHERE session_id = $1`
 	deleteUIASession = `DELETE FROM uia_sessions WHERE session_id = $1`
 	deleteUIABefore  = `DELETE FROM uia_sessions WHERE created_ts < $1`
+	selectUIABefore  = `SELECT session_id, user_id, request_hash, completed, COALESCE(registration_token, ''), created_ts
+		FROM uia_sessions WHERE created_ts < $1 ORDER BY created_ts LIMIT $2`
 )
 
 // InsertRegistrationToken stores a new registration token.
@@ -73,6 +76,12 @@ func (c conn) CompleteRegistrationToken(ctx context.Context, token string) error
 	return c.expectOne(ctx, "complete registration token", completeRegistrationToken, token)
 }
 
+// ReleaseRegistrationToken gives back one pending use of a token, for a registration that was
+// abandoned; ErrNotFound if the token has no pending use.
+func (c conn) ReleaseRegistrationToken(ctx context.Context, token string) error {
+	return c.expectOne(ctx, "release registration token", releaseRegistrationToken, token)
+}
+
 // InsertUIASession starts a user-interactive authentication session.
 func (c conn) InsertUIASession(ctx context.Context, s UIASession) error {
 	_, err := c.q.Exec(ctx, insertUIASession, s.ID, s.UserID, s.RequestHash, s.CreatedTS)
@@ -103,4 +112,22 @@ func (c conn) DeleteUIASession(ctx context.Context, sessionID string) error {
 // DeleteUIASessionsOlderThan removes sessions created before ts.
 func (c conn) DeleteUIASessionsOlderThan(ctx context.Context, ts int64) (int64, error) {
 	return c.q.Exec(ctx, deleteUIABefore, ts)
+}
+
+// UIASessionsOlderThan returns up to limit sessions created before ts, oldest first.
+func (c conn) UIASessionsOlderThan(ctx context.Context, ts int64, limit int) ([]UIASession, error) {
+	rows, err := c.q.Query(ctx, selectUIABefore, ts, limit)
+	if err != nil {
+		return nil, fmt.Errorf("uia sessions before %d: %w", ts, err)
+	}
+	defer rows.Close()
+	var out []UIASession
+	for rows.Next() {
+		var s UIASession
+		if err := rows.Scan(&s.ID, &s.UserID, &s.RequestHash, &s.Completed, &s.RegistrationToken, &s.CreatedTS); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }

@@ -145,7 +145,7 @@ func TestEventOrderings(t *testing.T) {
 		if diff := cmp.Diff([]id.EventID{"$ec", "$eb", "$ea"}, ids(before)); diff != "" {
 			t.Errorf("before (-want +got):\n%s", diff)
 		}
-		after, err := db.RoomEventsAfter(ctx, room, storage.TopoPos{Depth: 2, StreamPos: 2}, 10)
+		after, err := db.RoomEventsFrom(ctx, room, storage.TopoPos{Depth: 2, StreamPos: 3}, 10)
 		if err != nil {
 			t.Fatal(err)
 		}

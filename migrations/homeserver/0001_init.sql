@@ -44,6 +44,8 @@ CREATE TABLE access_tokens (
 	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
 );
 CREATE INDEX access_tokens_device ON access_tokens (user_id, device_id);
+-- A retried refresh revokes the unused pair issued by the first attempt.
+CREATE INDEX access_tokens_refresh ON access_tokens (refresh_token_hash);
 
 -- A refresh token stays usable until the pair issued in exchange for it is first used
 -- (data/api/client-server/refresh.yaml); next_token_hash links it to that pair.
@@ -56,6 +58,8 @@ CREATE TABLE refresh_tokens (
 	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
 );
 CREATE INDEX refresh_tokens_device ON refresh_tokens (user_id, device_id);
+-- Every refresh, and the first use of each refreshed access token, revokes the token it replaced.
+CREATE INDEX refresh_tokens_next ON refresh_tokens (next_token_hash);
 
 CREATE TABLE registration_tokens (
 	token TEXT PRIMARY KEY,

@@ -1,0 +1,101 @@
+// Package clientapi serves the Matrix Client-Server API over HTTP: routing (routes.go),
+// authentication of requests, user-interactive auth, rate limits and the thin handlers that
+// parse a request, call the domain packages (accounts, rooms, syncapi) and write the answer.
+// No SQL and no room logic live here.
+package clientapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"maunium.net/go/mautrix"
+
+	"causeway/homeserver/accounts"
+	"causeway/homeserver/config"
+	"causeway/homeserver/mxerr"
+	"causeway/homeserver/rooms"
+	"causeway/homeserver/storage"
+	"causeway/homeserver/syncapi"
+	"causeway/homeserver/web"
+)
+
+// API holds the handlers' dependencies.
+type API struct {
+	cfg          config.ClientAPI
+	registration config.Registration
+	serverName   string
+	baseURL      string
+	accounts     *accounts.Service
+	rooms        *rooms.Service
+	sync         *syncapi.Service
+	limiter      *web.RateLimiter
+	log          *slog.Logger
+}
+
+// Options are what New needs.
+type Options struct {
+	Config       config.ClientAPI
+	Registration config.Registration
+	ServerName   string
+	BaseURL      string // the public base URL, with a trailing slash
+	Accounts     *accounts.Service
+	Rooms        *rooms.Service
+	Sync         *syncapi.Service
+	Log          *slog.Logger
+}
+
+// New returns the client API.
+func New(opts Options) *API {
+	a := &API{
+		cfg:          opts.Config,
+		registration: opts.Registration,
+		serverName:   opts.ServerName,
+		baseURL:      opts.BaseURL,
+		accounts:     opts.Accounts,
+		rooms:        opts.Rooms,
+		sync:         opts.Sync,
+		log:          opts.Log,
+	}
+	if opts.Config.RateLimit.Enabled {
+		a.limiter = web.NewRateLimiter(opts.Config.RateLimit.PerSecond, opts.Config.RateLimit.Burst)
+	}
+	return a
+}
+
+// wrap adapts a handler; errors become Matrix error responses in one place. A UIA challenge is
+// not an error response but the 401 body of the user-interactive auth API.
+func (a *API) wrap(h web.HandlerFunc) http.HandlerFunc {
+	return web.Wrap(a.log, func(w http.ResponseWriter, r *http.Request) error {
+		err := h(w, r)
+		var challenge *uiaChallenge
+		if errors.As(err, &challenge) {
+			return web.WriteJSON(w, http.StatusUnauthorized, challenge)
+		}
+		return err
+	}, mapStorageErrors)
+}
+
+// mapStorageErrors answers for storage sentinels that reach a handler unconverted.
+func mapStorageErrors(err error) (mautrix.RespError, bool) {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return mxerr.NotFound.WithMessage("not found"), true
+	case errors.Is(err, storage.ErrConflict):
+		return mxerr.Unknown.WithMessage("conflicting request, try again").WithStatus(http.StatusConflict), true
+	}
+	return mautrix.RespError{}, false
+}
+
+// readJSON decodes a request body within the configured size limit.
+func (a *API) readJSON(w http.ResponseWriter, r *http.Request, into any) error {
+	return web.ReadJSON(w, r, a.cfg.MaxRequestBodyBytes, into)
+}
+
+// ok writes a 200 response.
+func ok(w http.ResponseWriter, v any) error {
+	if v == nil {
+		v = struct{}{}
+	}
+	return web.WriteJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,101 @@
+package clientapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"causeway/homeserver/web"
+)
+
+// Handler returns the whole client API: every route, with CORS, request IDs and the
+// spec's answers for unknown endpoints and methods.
+func (a *API) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(web.AssignRequestID, web.CORS(a.cfg.CORSAllowedOrigins))
+	r.NotFound(web.NotFound)
+	r.MethodNotAllowed(web.MethodNotAllowed)
+
+	r.Get("/.well-known/matrix/client", a.wrap(a.handleWellKnown))
+	r.Get("/_matrix/client/versions", a.wrap(a.handleVersions))
+	r.Route("/_matrix/client/v3", a.routesV3)
+	r.Route("/_matrix/client/v1", a.routesV1)
+	if a.cfg.LegacyR0Prefix {
+		// Clients and bots older than v1.1 still speak r0; the endpoints are v3's.
+		r.Route("/_matrix/client/r0", a.routesV3)
+	}
+	return r
+}
+
+// routesV1 holds the endpoints the spec introduced under /v1.
+func (a *API) routesV1(r chi.Router) {
+	r.Get("/register/m.login.registration_token/validity", a.wrap(a.limited(a.handleRegistrationTokenValidity)))
+}
+
+// routesV3 holds the endpoints under /v3 (and r0).
+func (a *API) routesV3(r chi.Router) {
+	// Accounts and sessions.
+	r.Get("/login", a.wrap(a.handleLoginFlows))
+	r.Post("/login", a.wrap(a.limited(a.handleLogin)))
+	r.Post("/register", a.wrap(a.limited(a.handleRegister)))
+	r.Get("/register/available", a.wrap(a.limited(a.handleRegisterAvailable)))
+	r.Post("/refresh", a.wrap(a.limited(a.handleRefresh)))
+	r.Post("/logout", a.authed(a.handleLogout))
+	r.Post("/logout/all", a.authed(a.handleLogoutAll))
+	r.Get("/account/whoami", a.authed(a.handleWhoami))
+	r.Post("/account/password", a.authed(a.handleChangePassword))
+	r.Post("/account/deactivate", a.authed(a.handleDeactivate))
+	r.Get("/capabilities", a.authed(a.handleCapabilities))
+
+	// Devices.
+	r.Get("/devices", a.authed(a.handleListDevices))
+	r.Get("/devices/{deviceId}", a.authed(a.handleGetDevice))
+	r.Put("/devices/{deviceId}", a.authed(a.handleUpdateDevice))
+	r.Delete("/devices/{deviceId}", a.authed(a.handleDeleteDevice))
+	r.Post("/delete_devices", a.authed(a.handleDeleteDevices))
+
+	// Profiles.
+	r.Get("/profile/{userId}", a.wrap(a.handleGetProfile))
+	r.Get("/profile/{userId}/{field}", a.wrap(a.handleGetProfileField))
+	r.Put("/profile/{userId}/{field}", a.authed(a.limited(a.handleSetProfileField)))
+
+	// Rooms and membership.
+	r.Post("/createRoom", a.authed(a.limited(a.handleCreateRoom)))
+	r.Post("/join/{roomIdOrAlias}", a.authed(a.limited(a.handleJoinByIDOrAlias)))
+	r.Get("/joined_rooms", a.authed(a.handleJoinedRooms))
+	r.Route("/rooms/{roomId}", func(r chi.Router) {
+		r.Post("/join", a.authed(a.limited(a.handleJoinRoom)))
+		r.Post("/invite", a.authed(a.limited(a.membershipChange(a.rooms.Invite))))
+		r.Post("/leave", a.authed(a.handleLeave))
+		r.Post("/forget", a.authed(a.handleForget))
+		r.Post("/kick", a.authed(a.membershipChange(a.rooms.Kick)))
+		r.Post("/ban", a.authed(a.membershipChange(a.rooms.Ban)))
+		r.Post("/unban", a.authed(a.membershipChange(a.rooms.Unban)))
+
+		r.Put("/send/{eventType}/{txnId}", a.authed(a.limited(a.handleSendMessage)))
+		r.Put("/redact/{eventId}/{txnId}", a.authed(a.limited(a.handleRedact)))
+		r.Get("/state", a.authed(a.handleGetState))
+		// chi matches no empty parameter, so the empty state key has routes of its own.
+		r.Get("/state/{eventType}", a.authed(a.handleGetStateEvent))
+		r.Get("/state/{eventType}/", a.authed(a.handleGetStateEvent))
+		r.Get("/state/{eventType}/{stateKey}", a.authed(a.handleGetStateEvent))
+		r.Put("/state/{eventType}", a.authed(a.limited(a.handleSetState)))
+		r.Put("/state/{eventType}/", a.authed(a.limited(a.handleSetState)))
+		r.Put("/state/{eventType}/{stateKey}", a.authed(a.limited(a.handleSetState)))
+		r.Get("/event/{eventId}", a.authed(a.handleGetEvent))
+		r.Get("/members", a.authed(a.handleGetMembers))
+		r.Get("/joined_members", a.authed(a.handleJoinedMembers))
+		r.Get("/messages", a.authed(a.handleMessages))
+		r.Get("/aliases", a.authed(a.handleGetRoomAliases))
+	})
+
+	// Room aliases.
+	r.Get("/directory/room/{roomAlias}", a.wrap(a.handleGetAlias))
+	r.Put("/directory/room/{roomAlias}", a.authed(a.handlePutAlias))
+	r.Delete("/directory/room/{roomAlias}", a.authed(a.handleDeleteAlias))
+
+	// Sync and filters.
+	r.Get("/sync", a.authed(a.handleSync))
+	r.Post("/user/{userId}/filter", a.authed(a.handleCreateFilter))
+	r.Get("/user/{userId}/filter/{filterId}", a.authed(a.handleGetFilter))
+}

@@ -1,0 +1,144 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// exampleHeader opens the example file.
+const exampleHeader = `# Causeway configuration (causeway.yaml).
+#
+# Every key is shown with its default, and every key may be left out: with no
+# file at all Causeway runs on SQLite under ./data. Unknown keys are errors.
+# Durations are written like "30s", "5m" or "1h30m".
+
+`
+
+// keyDocs documents each key of Config by its path; WriteExample prints
+// them as comments. A test checks that every key has one.
+var keyDocs = map[string]string{
+	"server_name": "The server's Matrix name: the part after the colon in user IDs\n" +
+		"(@alice:example.com) and room aliases. It cannot change once users and\n" +
+		"rooms exist. A hostname, IPv4 address or [IPv6] literal, optionally with :port.",
+	"listen": "The address the HTTP listener binds, as host:port. An empty host\n" +
+		"(\":8008\") listens on all interfaces.",
+	"public_baseurl": "The URL at which clients reach this server, e.g.\n" +
+		"https://matrix.example.com/ behind a reverse proxy that terminates TLS.\n" +
+		"Empty means http://<server_name>/.",
+	"data_dir": "The directory for the server's files: the default SQLite database and\n" +
+		"the default signing key. Relative paths are from the working directory.",
+	"signing_key_path": "The file holding the server's signing key, which other servers use to\n" +
+		"verify its events. Keep it safe and never share it. Empty means\n" +
+		"<data_dir>/signing.key.",
+
+	"database": "Where Causeway keeps its data.",
+	"database.url": "Empty: an SQLite database at <data_dir>/causeway.db.\n" +
+		"postgres://user:password@host:5432/dbname (or postgresql://): PostgreSQL,\n" +
+		"for production and for running several instances.\n" +
+		"sqlite://PATH or file:PATH: an SQLite database at PATH.",
+	"database.max_open_conns": "The most connections open to the database at once.",
+
+	"registration": "Who may create an account.",
+	"registration.mode": "closed: nobody; an admin creates accounts.\n" +
+		"token: anyone holding a registration token from an admin.\n" +
+		"open: anyone at all, which on a public server invites spam.",
+	"registration.enable_guests": "Allow guest access. Not supported yet; read but ignored.",
+
+	"rooms":                 "Room creation.",
+	"rooms.default_version": "The room version of new rooms whose creator does not choose one (\"1\" to \"12\").",
+
+	"client_api": "The client-server API.",
+	"client_api.legacy_r0_prefix": "Also serve /_matrix/client/r0/... as an alias of /_matrix/client/v3/...,\n" +
+		"for old clients.",
+	"client_api.access_token_query_param": "Accept the access token as ?access_token= as well as in the\n" +
+		"Authorization header. Deprecated by the spec, still sent by some clients.",
+	"client_api.max_request_body_bytes": "The largest JSON request body accepted, in bytes. Media uploads have\n" +
+		"their own limit.",
+	"client_api.cors_allowed_origins": "The origins from which web clients may call the API: \"*\" for any, or\n" +
+		"origins such as https://app.example.com.",
+	"client_api.rate_limit":            "Per-client request rate limiting, as a token bucket.",
+	"client_api.rate_limit.enabled":    "Whether requests are rate limited at all.",
+	"client_api.rate_limit.per_second": "Requests a second allowed over time.",
+	"client_api.rate_limit.burst":      "Requests allowed at once before the limit applies.",
+	"client_api.access_token_lifetime": "How long an access token lives when the client did not ask for a refresh\n" +
+		"token. 0s means it never expires.",
+	"client_api.refresh_token_access_lifetime": "How long an access token lives when it is issued with a refresh token;\n" +
+		"the client then refreshes it.",
+
+	"log":        "Logging, to standard error.",
+	"log.level":  "The lowest level logged: debug, info, warn or error.",
+	"log.format": "auto (text on a terminal, JSON otherwise), text or json.",
+}
+
+// WriteExample writes the fully-defaulted configuration as YAML, with a
+// comment above each key explaining it. It is the reference for the file:
+// `causeway config example` prints it, and Load reads it back as Default().
+func WriteExample(w io.Writer) error {
+	docs := make(map[string]string, len(keyDocs))
+	for k, v := range keyDocs {
+		docs[k] = v
+	}
+	for _, o := range envOverrides {
+		docs[o.key] += "\nEnvironment variable " + o.name + " overrides it."
+	}
+	if _, err := io.WriteString(w, exampleHeader); err != nil {
+		return err
+	}
+	return WriteCommented(w, Default(), docs)
+}
+
+// WriteCommented writes v as YAML with comments[path] above each key, where
+// path is the key's dotted path ("client_api.rate_limit.burst"). Top-level
+// keys are separated by blank lines. Packages composing their own sections
+// into the file use it to print their part of the example.
+func WriteCommented(w io.Writer, v any, comments map[string]string) error {
+	var root yaml.Node
+	if err := root.Encode(v); err != nil {
+		return fmt.Errorf("encode example: %w", err)
+	}
+	comment(&root, "", comments)
+	if root.Kind != yaml.MappingNode {
+		return encodeYAML(w, &root)
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if i > 0 {
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return err
+			}
+		}
+		pair := &yaml.Node{Kind: yaml.MappingNode, Content: root.Content[i : i+2]}
+		if err := encodeYAML(w, pair); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// comment sets the head comment of every key in the mapping n (at path) that
+// has an entry in comments, recursing into nested mappings.
+func comment(n *yaml.Node, path string, comments map[string]string) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		if c := comments[p]; c != "" {
+			k.HeadComment = strings.TrimSpace(c)
+		}
+		comment(v, p, comments)
+	}
+}
+
+// encodeYAML writes n with two-space indentation.
+func encodeYAML(w io.Writer, n *yaml.Node) error {
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(n); err != nil {
+		return fmt.Errorf("write example: %w", err)
+	}
+	return enc.Close()
+}

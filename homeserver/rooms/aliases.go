@@ -1,0 +1,130 @@
+package rooms
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/mxerr"
+	"causeway/homeserver/storage"
+)
+
+// ResolveAlias returns the room a local alias points at (data/api/client-server/directory.yaml).
+func (s *Service) ResolveAlias(ctx context.Context, alias id.RoomAlias) (id.RoomID, error) {
+	if _, server := splitAlias(alias); server != s.serverName {
+		return "", mxerr.NotFound.WithMessage("alias %s is on another server; resolving it needs federation", alias)
+	}
+	roomID, _, err := s.db.AliasByName(ctx, alias)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", mxerr.NotFound.WithMessage("room alias %s not found", alias)
+	}
+	return roomID, err
+}
+
+// CreateAlias maps a local alias to a room the user is joined to.
+func (s *Service) CreateAlias(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, userID id.UserID) error {
+	localpart, server := splitAlias(alias)
+	if _, err := s.localAlias(localpart); err != nil || server != s.serverName {
+		return mxerr.InvalidParam.WithMessage("%s is not a valid alias on this server", alias)
+	}
+	if m, err := s.Membership(ctx, roomID, userID); err != nil {
+		return err
+	} else if m != string(event.MembershipJoin) {
+		return mxerr.Forbidden.WithMessage("you must be in %s to give it an alias", roomID)
+	}
+	err := s.db.InsertAlias(ctx, alias, roomID, userID, s.now().UnixMilli())
+	if errors.Is(err, storage.ErrConflict) {
+		return mxerr.Unknown.WithMessage("room alias %s already exists", alias).WithStatus(409)
+	}
+	return err
+}
+
+// DeleteAlias removes a local alias. Its creator may, and so may anyone allowed to change the
+// room's canonical alias.
+func (s *Service) DeleteAlias(ctx context.Context, alias id.RoomAlias, userID id.UserID) error {
+	roomID, creator, err := s.db.AliasByName(ctx, alias)
+	if errors.Is(err, storage.ErrNotFound) {
+		return mxerr.NotFound.WithMessage("room alias %s not found", alias)
+	} else if err != nil {
+		return err
+	}
+	if creator != userID {
+		pl, err := s.CurrentPowerLevels(ctx, roomID)
+		if err != nil {
+			return err
+		}
+		if pl.GetUserLevel(userID) < pl.GetEventLevel(event.StateCanonicalAlias) {
+			return mxerr.Forbidden.WithMessage("you may not delete %s", alias)
+		}
+	}
+	return s.db.DeleteAlias(ctx, alias)
+}
+
+// Aliases lists a room's local aliases.
+func (s *Service) Aliases(ctx context.Context, roomID id.RoomID, userID id.UserID) ([]id.RoomAlias, error) {
+	if _, err := s.ViewerState(ctx, roomID, userID); err != nil {
+		return nil, err
+	}
+	return s.db.AliasesOfRoom(ctx, roomID)
+}
+
+// splitAlias splits "#localpart:server" at the first colon (server names may hold ports).
+func splitAlias(alias id.RoomAlias) (localpart, server string) {
+	s := strings.TrimPrefix(string(alias), "#")
+	localpart, server, _ = strings.Cut(s, ":")
+	return localpart, server
+}
+
+// CurrentPowerLevels returns the room's power levels now, as the auth rules read them. It reads
+// through the room's write path (locking the room) so that it interprets power levels exactly
+// as event authorization does; it is meant for rare administrative checks.
+func (s *Service) CurrentPowerLevels(ctx context.Context, roomID id.RoomID) (*event.PowerLevelsEventContent, error) {
+	var pl *event.PowerLevelsEventContent
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		rt, err := s.openRoom(ctx, tx, roomID)
+		if err != nil {
+			return err
+		}
+		pl, err = rt.powerLevels(ctx)
+		return err
+	})
+	return pl, err
+}
+
+// Forget hides a room the user has left from their /sync (data/api/client-server/leaving.yaml).
+func (s *Service) Forget(ctx context.Context, roomID id.RoomID, userID id.UserID) error {
+	m, err := s.Membership(ctx, roomID, userID)
+	if err != nil {
+		return err
+	}
+	if m == string(event.MembershipJoin) || m == string(event.MembershipInvite) {
+		return mxerr.Unknown.WithMessage("leave the room before forgetting it").WithStatus(400)
+	}
+	if m == "" {
+		return mxerr.NotFound.WithMessage("you were never in %s", roomID)
+	}
+	return s.db.ForgetRoom(ctx, userID, roomID, s.now().UnixMilli())
+}
+
+// JoinedRooms lists the rooms the user is joined to.
+func (s *Service) JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error) {
+	rooms, err := s.db.RoomsOfUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := []id.RoomID{}
+	for roomID, m := range rooms {
+		if m == string(event.MembershipJoin) {
+			out = append(out, roomID)
+		}
+	}
+	return out, nil
+}
+
+// MembershipsOf maps every room the user has a membership in to that membership.
+func (s *Service) MembershipsOf(ctx context.Context, userID id.UserID) (map[id.RoomID]string, error) {
+	return s.db.RoomsOfUser(ctx, userID)
+}

@@ -1,0 +1,123 @@
+// Package server assembles the homeserver from its parts (storage, signing key, rooms, sync,
+// accounts, client API) for a given configuration and runs its HTTP listener. cmd/causeway
+// and the end-to-end tests both start servers through it, so they run the same wiring.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"causeway/homeserver/accounts"
+	"causeway/homeserver/clientapi"
+	"causeway/homeserver/config"
+	"causeway/homeserver/rooms"
+	"causeway/homeserver/serverkey"
+	"causeway/homeserver/storage"
+	"causeway/homeserver/syncapi"
+)
+
+// Server is one running homeserver.
+type Server struct {
+	cfg      config.Config
+	DB       *storage.DB
+	Accounts *accounts.Service
+	Rooms    *rooms.Service
+	Sync     *syncapi.Service
+	handler  http.Handler
+	log      *slog.Logger
+}
+
+// New opens the database (migrating it), loads or creates the signing key and wires the services.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	driver, dsn := cfg.Database.Resolve(cfg.DataDir)
+	db, err := storage.Open(ctx, driver, dsn, cfg.Database.MaxOpenConns, log.With("component", "storage"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := serverkey.LoadOrGenerate(cfg.SigningKeyFile())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	notifier := syncapi.NewNotifier()
+	roomsSvc := rooms.New(db, rooms.Options{
+		ServerName:     cfg.ServerName,
+		Key:            key,
+		DefaultVersion: cfg.Rooms.DefaultVersion,
+		Notifier:       notifier,
+		Log:            log.With("component", "rooms"),
+	})
+	syncSvc := syncapi.New(db, roomsSvc, notifier, log.With("component", "syncapi"))
+	accountsSvc := accounts.New(db, accounts.Options{
+		ServerName:            cfg.ServerName,
+		AccessTokenLifetime:   cfg.ClientAPI.AccessTokenLifetime.Std(),
+		RefreshAccessLifetime: cfg.ClientAPI.RefreshTokenAccessLifetime.Std(),
+		Log:                   log.With("component", "accounts"),
+	})
+	api := clientapi.New(clientapi.Options{
+		Config:       cfg.ClientAPI,
+		Registration: cfg.Registration,
+		ServerName:   cfg.ServerName,
+		BaseURL:      cfg.PublicBaseURL(),
+		Accounts:     accountsSvc,
+		Rooms:        roomsSvc,
+		Sync:         syncSvc,
+		Log:          log.With("component", "clientapi"),
+	})
+	return &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, handler: api.Handler(), log: log}, nil
+}
+
+// Handler serves every HTTP endpoint of the server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the database.
+func (s *Server) Close() { s.DB.Close() }
+
+// Serve answers HTTP on l until ctx ends, then drains requests in flight (long polls are cut
+// short) for up to 10 seconds.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	return err
+}
+
+// FirstRunToken creates and returns a one-use registration token when registration needs
+// tokens and no account exists yet, so that a newcomer can create the first account. It
+// returns "" otherwise.
+func (s *Server) FirstRunToken(ctx context.Context) (string, error) {
+	if s.cfg.Registration.Mode != config.RegistrationToken {
+		return "", nil
+	}
+	n, err := s.DB.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	one := int64(1)
+	return s.Accounts.CreateRegistrationToken(ctx, &one, nil)
+}
