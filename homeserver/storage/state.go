@@ -197,3 +197,11 @@ func (c conn) SnapshotChain(ctx context.Context, snapID SnapshotID) ([]Snapshot,
 	}
 	return out, nil
 }
+
+// SnapshotEntryCount returns how many delta entries all state snapshots hold together, the
+// measure of how much room state storage costs.
+func (c conn) SnapshotEntryCount(ctx context.Context) (int64, error) {
+	var n int64
+	err := c.q.QueryRow(ctx, `SELECT COUNT(*) FROM state_snapshot_entries`).Scan(&n)
+	return n, err
+}

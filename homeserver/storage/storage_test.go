@@ -3,6 +3,8 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -164,4 +166,21 @@ func TestEventOrderings(t *testing.T) {
 			t.Errorf("state events = %v, %v; want the create event", state, err)
 		}
 	})
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := storagetest.SQLitePath(t)
+	db, err := storage.Open(ctx, "sqlite", path, 1, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.InTx(ctx, func(tx *storage.Tx) error { return tx.RecordMigrationForTest(ctx, "homeserver", 999) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = storage.Open(ctx, "sqlite", path, 1, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "newer than this binary") {
+		t.Fatalf("open with a newer schema: err = %v, want a refusal", err)
+	}
 }

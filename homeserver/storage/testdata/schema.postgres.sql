@@ -1,0 +1,166 @@
+
+-- table access_tokens
+token_hash text nullable=NO default=""
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+refresh_token_hash text nullable=YES default=""
+created_ts bigint nullable=NO default=""
+expires_ts bigint nullable=NO default="0"
+
+-- table counters
+name text nullable=NO default=""
+value bigint nullable=NO default=""
+
+-- table current_state
+room_id text nullable=NO default=""
+type text nullable=NO default=""
+state_key text nullable=NO default=""
+event_id text nullable=NO default=""
+membership text nullable=YES default=""
+stream_pos bigint nullable=NO default=""
+
+-- table devices
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+display_name text nullable=YES default=""
+created_ts bigint nullable=NO default=""
+last_seen_ts bigint nullable=NO default=""
+last_seen_ip text nullable=NO default="''::text"
+
+-- table events
+event_id text nullable=NO default=""
+room_id text nullable=NO default=""
+stream_pos bigint nullable=NO default=""
+depth bigint nullable=NO default=""
+type text nullable=NO default=""
+state_key text nullable=YES default=""
+sender text nullable=NO default=""
+membership text nullable=YES default=""
+origin_server_ts bigint nullable=NO default=""
+state_before bigint nullable=NO default=""
+replaces_state text nullable=YES default=""
+txn_device text nullable=YES default=""
+txn_id text nullable=YES default=""
+redacted_by text nullable=YES default=""
+pdu bytea nullable=NO default=""
+
+-- table filters
+user_id text nullable=NO default=""
+filter_id bigint nullable=NO default=""
+filter_json text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table forgotten_rooms
+user_id text nullable=NO default=""
+room_id text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table forward_extremities
+room_id text nullable=NO default=""
+event_id text nullable=NO default=""
+
+-- table refresh_tokens
+token_hash text nullable=NO default=""
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+next_token_hash text nullable=YES default=""
+created_ts bigint nullable=NO default=""
+
+-- table registration_tokens
+token text nullable=NO default=""
+uses_allowed bigint nullable=YES default=""
+pending bigint nullable=NO default="0"
+completed bigint nullable=NO default="0"
+expiry_ts bigint nullable=YES default=""
+created_ts bigint nullable=NO default=""
+
+-- table room_aliases
+alias text nullable=NO default=""
+room_id text nullable=NO default=""
+creator text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table rooms
+room_id text nullable=NO default=""
+room_version text nullable=NO default=""
+creator text nullable=NO default=""
+is_public boolean nullable=NO default="false"
+state_snapshot bigint nullable=NO default="0"
+created_ts bigint nullable=NO default=""
+
+-- table schema_migrations
+owner text nullable=NO default=""
+version bigint nullable=NO default=""
+name text nullable=NO default=""
+applied_ts bigint nullable=NO default=""
+
+-- table state_snapshot_entries
+snapshot_id bigint nullable=NO default=""
+type text nullable=NO default=""
+state_key text nullable=NO default=""
+event_id text nullable=YES default=""
+
+-- table state_snapshots
+snapshot_id bigint nullable=NO default=""
+room_id text nullable=NO default=""
+parent_id bigint nullable=NO default=""
+base_id bigint nullable=NO default=""
+seq bigint nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table transaction_ids
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+txn_id text nullable=NO default=""
+event_id text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table uia_sessions
+session_id text nullable=NO default=""
+user_id text nullable=NO default="''::text"
+request_hash text nullable=NO default=""
+completed text nullable=NO default="'[]'::text"
+registration_token text nullable=YES default=""
+created_ts bigint nullable=NO default=""
+
+-- table users
+user_id text nullable=NO default=""
+password_hash text nullable=YES default=""
+is_admin boolean nullable=NO default="false"
+is_guest boolean nullable=NO default="false"
+deactivated boolean nullable=NO default="false"
+appservice_id text nullable=YES default=""
+displayname text nullable=YES default=""
+avatar_url text nullable=YES default=""
+created_ts bigint nullable=NO default=""
+
+-- indexes
+CREATE INDEX access_tokens_device ON public.access_tokens USING btree (user_id, device_id)
+CREATE UNIQUE INDEX access_tokens_pkey ON public.access_tokens USING btree (token_hash)
+CREATE INDEX access_tokens_refresh ON public.access_tokens USING btree (refresh_token_hash)
+CREATE UNIQUE INDEX counters_pkey ON public.counters USING btree (name)
+CREATE INDEX current_state_member ON public.current_state USING btree (state_key, membership) WHERE (type = 'm.room.member'::text)
+CREATE UNIQUE INDEX current_state_pkey ON public.current_state USING btree (room_id, type, state_key)
+CREATE UNIQUE INDEX devices_pkey ON public.devices USING btree (user_id, device_id)
+CREATE INDEX events_membership ON public.events USING btree (state_key, stream_pos) WHERE (type = 'm.room.member'::text)
+CREATE UNIQUE INDEX events_pkey ON public.events USING btree (event_id)
+CREATE INDEX events_room_stream ON public.events USING btree (room_id, stream_pos)
+CREATE INDEX events_room_topo ON public.events USING btree (room_id, depth, stream_pos)
+CREATE UNIQUE INDEX events_stream_pos_key ON public.events USING btree (stream_pos)
+CREATE UNIQUE INDEX filters_pkey ON public.filters USING btree (user_id, filter_id)
+CREATE UNIQUE INDEX forgotten_rooms_pkey ON public.forgotten_rooms USING btree (user_id, room_id)
+CREATE UNIQUE INDEX forward_extremities_pkey ON public.forward_extremities USING btree (room_id, event_id)
+CREATE INDEX refresh_tokens_device ON public.refresh_tokens USING btree (user_id, device_id)
+CREATE INDEX refresh_tokens_next ON public.refresh_tokens USING btree (next_token_hash)
+CREATE UNIQUE INDEX refresh_tokens_pkey ON public.refresh_tokens USING btree (token_hash)
+CREATE UNIQUE INDEX registration_tokens_pkey ON public.registration_tokens USING btree (token)
+CREATE UNIQUE INDEX room_aliases_pkey ON public.room_aliases USING btree (alias)
+CREATE INDEX room_aliases_room ON public.room_aliases USING btree (room_id)
+CREATE UNIQUE INDEX rooms_pkey ON public.rooms USING btree (room_id)
+CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (owner, version)
+CREATE UNIQUE INDEX state_snapshot_entries_pkey ON public.state_snapshot_entries USING btree (snapshot_id, type, state_key)
+CREATE UNIQUE INDEX state_snapshots_pkey ON public.state_snapshots USING btree (snapshot_id)
+CREATE INDEX state_snapshots_room ON public.state_snapshots USING btree (room_id)
+CREATE UNIQUE INDEX transaction_ids_pkey ON public.transaction_ids USING btree (user_id, device_id, txn_id)
+CREATE UNIQUE INDEX uia_sessions_pkey ON public.uia_sessions USING btree (session_id)
+CREATE UNIQUE INDEX users_pkey ON public.users USING btree (user_id)

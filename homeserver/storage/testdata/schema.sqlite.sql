@@ -1,0 +1,214 @@
+-- table access_tokens
+CREATE TABLE access_tokens (
+	token_hash TEXT PRIMARY KEY,
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	refresh_token_hash TEXT,
+	created_ts BIGINT NOT NULL,
+	expires_ts BIGINT NOT NULL DEFAULT 0,
+	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
+);
+
+-- table counters
+CREATE TABLE counters (
+	name TEXT PRIMARY KEY,
+	value BIGINT NOT NULL
+);
+
+-- table current_state
+CREATE TABLE current_state (
+	room_id TEXT NOT NULL REFERENCES rooms (room_id),
+	type TEXT NOT NULL,
+	state_key TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	membership TEXT,
+	stream_pos BIGINT NOT NULL,
+	PRIMARY KEY (room_id, type, state_key)
+);
+
+-- table devices
+CREATE TABLE devices (
+	user_id TEXT NOT NULL REFERENCES users (user_id),
+	device_id TEXT NOT NULL,
+	display_name TEXT,
+	created_ts BIGINT NOT NULL,
+	last_seen_ts BIGINT NOT NULL,
+	last_seen_ip TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (user_id, device_id)
+);
+
+-- table events
+CREATE TABLE events (
+	event_id TEXT PRIMARY KEY,
+	room_id TEXT NOT NULL REFERENCES rooms (room_id),
+	stream_pos BIGINT NOT NULL UNIQUE,
+	depth BIGINT NOT NULL,
+	type TEXT NOT NULL,
+	state_key TEXT,
+	sender TEXT NOT NULL,
+	membership TEXT,
+	origin_server_ts BIGINT NOT NULL,
+	state_before BIGINT NOT NULL,
+	-- the state event this one replaced, for unsigned.prev_content
+	replaces_state TEXT,
+	-- the sending device and its transaction ID, for unsigned.transaction_id in its own echo
+	txn_device TEXT,
+	txn_id TEXT,
+	redacted_by TEXT,
+	pdu BYTEA NOT NULL
+);
+
+-- table filters
+CREATE TABLE filters (
+	user_id TEXT NOT NULL,
+	filter_id BIGINT NOT NULL,
+	filter_json TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, filter_id)
+);
+
+-- table forgotten_rooms
+CREATE TABLE forgotten_rooms (
+	user_id TEXT NOT NULL,
+	room_id TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, room_id)
+);
+
+-- table forward_extremities
+CREATE TABLE forward_extremities (
+	room_id TEXT NOT NULL REFERENCES rooms (room_id),
+	event_id TEXT NOT NULL,
+	PRIMARY KEY (room_id, event_id)
+);
+
+-- table refresh_tokens
+CREATE TABLE refresh_tokens (
+	token_hash TEXT PRIMARY KEY,
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	next_token_hash TEXT,
+	created_ts BIGINT NOT NULL,
+	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
+);
+
+-- table registration_tokens
+CREATE TABLE registration_tokens (
+	token TEXT PRIMARY KEY,
+	uses_allowed BIGINT,
+	pending BIGINT NOT NULL DEFAULT 0,
+	completed BIGINT NOT NULL DEFAULT 0,
+	expiry_ts BIGINT,
+	created_ts BIGINT NOT NULL
+);
+
+-- table room_aliases
+CREATE TABLE room_aliases (
+	alias TEXT PRIMARY KEY,
+	room_id TEXT NOT NULL REFERENCES rooms (room_id),
+	creator TEXT NOT NULL,
+	created_ts BIGINT NOT NULL
+);
+
+-- table rooms
+CREATE TABLE rooms (
+	room_id TEXT PRIMARY KEY,
+	room_version TEXT NOT NULL,
+	creator TEXT NOT NULL,
+	is_public BOOLEAN NOT NULL DEFAULT FALSE,
+	-- the state snapshot after the newest state event (the room's current state)
+	state_snapshot BIGINT NOT NULL DEFAULT 0,
+	created_ts BIGINT NOT NULL
+);
+
+-- table schema_migrations
+CREATE TABLE schema_migrations (
+	owner TEXT NOT NULL,
+	version BIGINT NOT NULL,
+	name TEXT NOT NULL,
+	applied_ts BIGINT NOT NULL,
+	PRIMARY KEY (owner, version)
+);
+
+-- table state_snapshot_entries
+CREATE TABLE state_snapshot_entries (
+	snapshot_id BIGINT NOT NULL REFERENCES state_snapshots (snapshot_id),
+	type TEXT NOT NULL,
+	state_key TEXT NOT NULL,
+	event_id TEXT,
+	PRIMARY KEY (snapshot_id, type, state_key)
+);
+
+-- table state_snapshots
+CREATE TABLE state_snapshots (
+	snapshot_id BIGINT PRIMARY KEY,
+	room_id TEXT NOT NULL,
+	parent_id BIGINT NOT NULL,
+	base_id BIGINT NOT NULL,
+	seq BIGINT NOT NULL,
+	created_ts BIGINT NOT NULL
+);
+
+-- table transaction_ids
+CREATE TABLE transaction_ids (
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	txn_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, device_id, txn_id)
+);
+
+-- table uia_sessions
+CREATE TABLE uia_sessions (
+	session_id TEXT PRIMARY KEY,
+	user_id TEXT NOT NULL DEFAULT '',
+	request_hash TEXT NOT NULL,
+	completed TEXT NOT NULL DEFAULT '[]',
+	registration_token TEXT,
+	created_ts BIGINT NOT NULL
+);
+
+-- table users
+CREATE TABLE users (
+	user_id TEXT PRIMARY KEY,
+	password_hash TEXT,
+	is_admin BOOLEAN NOT NULL DEFAULT FALSE,
+	is_guest BOOLEAN NOT NULL DEFAULT FALSE,
+	deactivated BOOLEAN NOT NULL DEFAULT FALSE,
+	appservice_id TEXT,
+	displayname TEXT,
+	avatar_url TEXT,
+	created_ts BIGINT NOT NULL
+);
+
+-- index access_tokens_device
+CREATE INDEX access_tokens_device ON access_tokens (user_id, device_id);
+
+-- index access_tokens_refresh
+CREATE INDEX access_tokens_refresh ON access_tokens (refresh_token_hash);
+
+-- index current_state_member
+CREATE INDEX current_state_member ON current_state (state_key, membership) WHERE type = 'm.room.member';
+
+-- index events_membership
+CREATE INDEX events_membership ON events (state_key, stream_pos) WHERE type = 'm.room.member';
+
+-- index events_room_stream
+CREATE INDEX events_room_stream ON events (room_id, stream_pos);
+
+-- index events_room_topo
+CREATE INDEX events_room_topo ON events (room_id, depth, stream_pos);
+
+-- index refresh_tokens_device
+CREATE INDEX refresh_tokens_device ON refresh_tokens (user_id, device_id);
+
+-- index refresh_tokens_next
+CREATE INDEX refresh_tokens_next ON refresh_tokens (next_token_hash);
+
+-- index room_aliases_room
+CREATE INDEX room_aliases_room ON room_aliases (room_id);
+
+-- index state_snapshots_room
+CREATE INDEX state_snapshots_room ON state_snapshots (room_id);
+
