@@ -24,7 +24,7 @@ type snapshotReader interface {
 // snapshotWriter adds writing snapshots; only *storage.Tx provides it.
 type snapshotWriter interface {
 	snapshotReader
-	NextCounter(ctx context.Context, name string) (int64, error)
+	NextSnapshotID(ctx context.Context) (storage.SnapshotID, error)
 	InsertSnapshot(ctx context.Context, s storage.Snapshot, delta []storage.StateEntry, createdTS int64) error
 }
 
@@ -124,11 +124,11 @@ func (s *stateStore) Derive(ctx context.Context, tx snapshotWriter, roomID id.Ro
 	for k, ev := range sinceBase {
 		delta = append(delta, storage.StateEntry{StateKey: k, EventID: ev})
 	}
-	nid, err := tx.NextCounter(ctx, "state_snapshots")
+	nid, err := tx.NextSnapshotID(ctx)
 	if err != nil {
 		return 0, err
 	}
-	snap := storage.Snapshot{ID: storage.SnapshotID(nid), RoomID: roomID, ParentID: parent, BaseID: base, Seq: seq}
+	snap := storage.Snapshot{ID: nid, RoomID: roomID, ParentID: parent, BaseID: base, Seq: seq}
 	if err := tx.InsertSnapshot(ctx, snap, delta, nowTS); err != nil {
 		return 0, fmt.Errorf("derive snapshot: %w", err)
 	}

@@ -11,7 +11,8 @@ const (
 		WHERE name NOT LIKE 'sqlite_%' ORDER BY type DESC, name`
 	postgresColumns = `SELECT table_name, column_name, data_type, is_nullable, COALESCE(column_default, '')
 		FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`
-	postgresIndexes = `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname`
+	postgresIndexes   = `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname`
+	postgresSequences = `SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public' ORDER BY sequence_name`
 )
 
 // DumpSchema describes the database's tables and indexes as text, in a stable order, for the
@@ -53,6 +54,14 @@ func (db *DB) DumpSchema(ctx context.Context) (string, error) {
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return "", err
+	}
+	sequences, err := queryList[string](ctx, db.q, postgresSequences)
+	if err != nil {
+		return "", err
+	}
+	b.WriteString("\n-- sequences\n")
+	for _, seq := range sequences {
+		fmt.Fprintf(&b, "%s\n", seq)
 	}
 	b.WriteString("\n-- indexes\n")
 	rows, err = db.q.Query(ctx, postgresIndexes)

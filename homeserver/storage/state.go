@@ -54,6 +54,19 @@ const (
 	selectRoomsOfUser       = `SELECT room_id, membership FROM current_state WHERE type = 'm.room.member' AND state_key = $1`
 )
 
+// NextSnapshotID hands out a new snapshot ID.
+func (tx *Tx) NextSnapshotID(ctx context.Context) (SnapshotID, error) {
+	if tx.dialect == SQLite {
+		v, err := tx.NextCounter(ctx, "state_snapshots")
+		return SnapshotID(v), err
+	}
+	var v int64
+	if err := tx.q.QueryRow(ctx, `SELECT nextval('state_snapshot_ids')`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("next snapshot ID: %w", err)
+	}
+	return SnapshotID(v), nil
+}
+
 // InsertSnapshot stores a snapshot and its delta entries.
 func (c conn) InsertSnapshot(ctx context.Context, s Snapshot, delta []StateEntry, createdTS int64) error {
 	if _, err := c.q.Exec(ctx, insertSnapshot, s.ID, s.RoomID, s.ParentID, s.BaseID, s.Seq, createdTS); err != nil {

@@ -43,24 +43,31 @@ func EachDSN(t *testing.T, fn func(t *testing.T, driver, dsn string)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, "postgres", PostgresURL(t)) })
 }
 
+// EachDSNBench is EachDSN for benchmarks.
+func EachDSNBench(b *testing.B, fn func(b *testing.B, driver, dsn string)) {
+	b.Helper()
+	b.Run("sqlite", func(b *testing.B) { fn(b, "sqlite", SQLitePath(b)) })
+	b.Run("postgres", func(b *testing.B) { fn(b, "postgres", PostgresURL(b)) })
+}
+
 // SQLitePath returns the path of a not-yet-existing SQLite file in the test's temp dir.
-func SQLitePath(t *testing.T) string {
+func SQLitePath(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "causeway.db")
 }
 
 // SQLite opens a migrated SQLite database in the test's temp dir.
-func SQLite(t *testing.T) *storage.DB {
+func SQLite(t testing.TB) *storage.DB {
 	t.Helper()
 	return open(t, "sqlite", SQLitePath(t))
 }
 
 // Postgres opens a fresh migrated PostgreSQL database, dropped when the test ends.
-func Postgres(t *testing.T) *storage.DB {
+func Postgres(t testing.TB) *storage.DB {
 	t.Helper()
 	return open(t, "postgres", PostgresURL(t))
 }
 
-func open(t *testing.T, driver, dsn string) *storage.DB {
+func open(t testing.TB, driver, dsn string) *storage.DB {
 	t.Helper()
 	db, err := storage.Open(context.Background(), driver, dsn, 4, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -78,7 +85,7 @@ var template struct {
 
 // PostgresURL creates a fresh PostgreSQL database from the migrated template and returns its
 // URL. The database is dropped when the test ends.
-func PostgresURL(t *testing.T) string {
+func PostgresURL(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(EnvPostgres)
 	if admin == "" {
@@ -179,7 +186,7 @@ func templateName() (string, error) {
 	return "causeway_template_" + hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
-func withDatabase(t *testing.T, admin, name string) string {
+func withDatabase(t testing.TB, admin, name string) string {
 	u, err := url.Parse(admin)
 	if err != nil {
 		t.Fatalf("parse %s: %v", EnvPostgres, err)

@@ -134,6 +134,9 @@ displayname text nullable=YES default=""
 avatar_url text nullable=YES default=""
 created_ts bigint nullable=NO default=""
 
+-- sequences
+state_snapshot_ids
+
 -- indexes
 CREATE INDEX access_tokens_device ON public.access_tokens USING btree (user_id, device_id)
 CREATE UNIQUE INDEX access_tokens_pkey ON public.access_tokens USING btree (token_hash)
