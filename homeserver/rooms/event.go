@@ -39,12 +39,12 @@ type Unsigned struct {
 
 // ParsePDU decodes a stored event's PDU.
 func ParsePDU(ev *storage.Event) (*pdu.PDU, error) {
-	var p pdu.PDU
-	if err := json.Unmarshal(ev.PDU, &p); err != nil {
+	p, err := parseAnyFormat(ev.PDU)
+	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", ev.ID, err)
 	}
 	p.InternalMeta.EventID = ev.ID
-	return &p, nil
+	return p, nil
 }
 
 // FormatOptions says how to render events for one reader.

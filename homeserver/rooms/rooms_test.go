@@ -2,11 +2,14 @@ package rooms
 
 import (
 	"context"
+	"encoding/json/v2"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/federation/pdu"
 	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/mxerr"
@@ -57,23 +60,8 @@ func TestCreateRoomEveryVersion(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					p, err := ParsePDU(stored)
-					if err != nil {
-						t.Fatal(err)
-					}
-					p.InternalMeta.EventID = ""
-					gotID, err := p.GetEventID(v)
-					if err != nil || gotID != ev.EventID {
-						t.Errorf("%s: recomputed event ID %s, %v", ev.EventID, gotID, err)
-					}
-					if !p.VerifyContentHash() {
-						t.Errorf("%s: content hash does not verify", ev.EventID)
-					}
-					getKey := func(string, id.KeyID, time.Time) (id.SigningKey, time.Time, error) {
-						return s.key.Public(), time.Now().Add(time.Hour), nil
-					}
-					if err := p.VerifySignature(v, "hs", getKey); err != nil {
-						t.Errorf("%s: signature: %v", ev.EventID, err)
+					if err := verifyStored(stored, v, s.key.Public()); err != nil {
+						t.Errorf("%s: %v", ev.EventID, err)
 					}
 				}
 				room, err := db.RoomByID(ctx, roomID)
@@ -122,4 +110,37 @@ func TestSendAuthAndIdempotency(t *testing.T) {
 			t.Errorf("unknown room: err = %v, want M_NOT_FOUND", err)
 		}
 	})
+}
+
+// verifyStored checks a stored event as a remote server would: its content hash, its signature
+// and (from room v3 on) that its ID is its reference hash.
+func verifyStored(ev *storage.Event, v id.RoomVersion, key id.SigningKey) error {
+	getKey := func(string, id.KeyID, time.Time) (id.SigningKey, time.Time, error) {
+		return key, time.Now().Add(time.Hour), nil
+	}
+	var signed interface {
+		VerifyContentHash() bool
+		VerifySignature(id.RoomVersion, string, pdu.GetKeyFunc) error
+		GetEventID(id.RoomVersion) (id.EventID, error)
+	}
+	if usesV1Format(v) {
+		var v1 pdu.RoomV1PDU
+		if err := json.Unmarshal(ev.PDU, &v1); err != nil {
+			return err
+		}
+		signed = &v1
+	} else {
+		var p pdu.PDU
+		if err := json.Unmarshal(ev.PDU, &p); err != nil {
+			return err
+		}
+		signed = &p
+	}
+	if gotID, err := signed.GetEventID(v); err != nil || gotID != ev.ID {
+		return fmt.Errorf("event ID from the PDU is %s, %v", gotID, err)
+	}
+	if !signed.VerifyContentHash() {
+		return errors.New("content hash does not verify")
+	}
+	return signed.VerifySignature(v, "hs", getKey)
 }

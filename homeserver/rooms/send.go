@@ -187,15 +187,11 @@ func (rt *roomTx) getKey(serverName string, keyID id.KeyID, _ time.Time) (id.Sig
 // against the current state, and writes it with its state changes.
 func (rt *roomTx) append(ctx context.Context, proto ProtoEvent) (*storage.Event, error) {
 	version := rt.room.Version
-	p, err := rt.build(ctx, proto)
+	p, wire, err := rt.build(ctx, proto)
 	if err != nil {
 		return nil, err
 	}
-	eventID, err := p.GetEventID(version)
-	if err != nil {
-		return nil, fmt.Errorf("event ID: %w", err)
-	}
-	p.InternalMeta.EventID = eventID
+	eventID := p.InternalMeta.EventID
 	isCreate := p.Type == event.StateCreate.Type && p.StateKey != nil && *p.StateKey == ""
 	if isCreate && version.RoomIDIsCreateEventID() {
 		rt.room.ID = id.RoomID("!" + string(eventID)[1:])
@@ -214,11 +210,12 @@ func (rt *roomTx) append(ctx context.Context, proto ProtoEvent) (*storage.Event,
 			return nil, err
 		}
 	}
-	return rt.persist(ctx, p, proto)
+	return rt.persist(ctx, p, wire, proto)
 }
 
-// build fills in the PDU: prev_events, auth_events, depth, hashes and signature.
-func (rt *roomTx) build(ctx context.Context, proto ProtoEvent) (*pdu.PDU, error) {
+// build fills in the PDU (prev_events, auth_events, depth, hashes, signature) and its event ID.
+// It also returns the event in its room version's wire format, which is what gets stored.
+func (rt *roomTx) build(ctx context.Context, proto ProtoEvent) (*pdu.PDU, any, error) {
 	version := rt.room.Version
 	ts := proto.Timestamp
 	if ts == 0 {
@@ -246,7 +243,7 @@ func (rt *roomTx) build(ctx context.Context, proto ProtoEvent) (*pdu.PDU, error)
 		if version.RedactsInContent() {
 			var err error
 			if p.Content, err = setJSONField(p.Content, "redacts", proto.Redacts); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		} else {
 			p.Redacts = &proto.Redacts
@@ -255,16 +252,40 @@ func (rt *roomTx) build(ctx context.Context, proto ProtoEvent) (*pdu.PDU, error)
 	for _, key := range p.AuthEventSelection(version) {
 		evID, err := rt.stateEvent(ctx, storage.StateKey{Type: key.Type, StateKey: key.StateKey})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if evID != "" {
 			p.AuthEvents = append(p.AuthEvents, evID)
 		}
 	}
-	if err := p.Sign(version, rt.s.serverName, rt.s.key.ID, rt.s.key.Private); err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
+	if usesV1Format(version) {
+		return rt.signV1(p)
 	}
-	return p, nil
+	if err := p.Sign(version, rt.s.serverName, rt.s.key.ID, rt.s.key.Private); err != nil {
+		return nil, nil, fmt.Errorf("sign: %w", err)
+	}
+	eventID, err := p.GetEventID(version)
+	if err != nil {
+		return nil, nil, fmt.Errorf("event ID: %w", err)
+	}
+	p.InternalMeta.EventID = eventID
+	return p, p, nil
+}
+
+// signV1 gives a built PDU a server-chosen event ID and signs it in the v1 format.
+func (rt *roomTx) signV1(p *pdu.PDU) (*pdu.PDU, any, error) {
+	refs := append(append([]id.EventID{}, p.PrevEvents...), p.AuthEvents...)
+	if _, err := rt.getEvents(refs); err != nil {
+		return nil, nil, err
+	}
+	v1, err := toV1(p, id.EventID("$"+randomString(18)+":"+rt.s.serverName), rt.pdus)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := v1.Sign(rt.room.Version, rt.s.serverName, rt.s.key.ID, rt.s.key.Private); err != nil {
+		return nil, nil, fmt.Errorf("sign: %w", err)
+	}
+	return fromV1(v1), v1, nil
 }
 
 // checkRedaction applies the rule the auth rules leave to the server: a user may redact their
@@ -309,8 +330,8 @@ func (rt *roomTx) powerLevels(ctx context.Context) (*event.PowerLevelsEventConte
 
 // persist writes a built, authorized event: stream position, state snapshot, current state,
 // extremities and redaction marks, all in the caller's transaction.
-func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, proto ProtoEvent) (*storage.Event, error) {
-	raw, err := canonicaljson.Marshal(p)
+func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, wire any, proto ProtoEvent) (*storage.Event, error) {
+	raw, err := canonicaljson.Marshal(wire)
 	if err != nil {
 		return nil, fmt.Errorf("encode PDU: %w", err)
 	}
