@@ -227,3 +227,8 @@ func (s *Service) JoinedMembers(ctx context.Context, roomID id.RoomID, userID id
 	}
 	return out, nil
 }
+
+// PreviousMembership returns the membership that a member event replaced ("" when none).
+func (s *Service) PreviousMembership(ctx context.Context, ev *storage.Event) (string, error) {
+	return s.stateValue(ctx, ev.ReplacesState, "membership")
+}

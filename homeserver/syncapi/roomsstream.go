@@ -45,7 +45,12 @@ func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int6
 		changed := len(changes[roomID]) > 0
 		switch event.Membership(membership) {
 		case event.MembershipJoin:
-			newlyJoined := initial || joinedIn(changes[roomID])
+			newlyJoined := initial
+			if !initial {
+				if newlyJoined, err = s.joinedIn(ctx, changes[roomID]); err != nil {
+					return nil, err
+				}
+			}
 			if !newlyJoined && !req.FullState && active[roomID] == 0 {
 				continue
 			}
@@ -89,21 +94,22 @@ func (s *Service) membershipChanges(ctx context.Context, userID id.UserID, since
 	return out, nil
 }
 
-func joinedIn(changes []*storage.Event) bool {
-	return slices.ContainsFunc(changes, func(ev *storage.Event) bool {
-		return ev.Membership == string(event.MembershipJoin) && (ev.ReplacesState == "" || !isJoinRefresh(ev, changes))
-	})
-}
-
-// isJoinRefresh tells a profile update (join after join) from a real join; only the first join
-// in a range after a non-join counts as joining.
-func isJoinRefresh(ev *storage.Event, changes []*storage.Event) bool {
-	for _, c := range changes {
-		if c.ID == ev.ReplacesState {
-			return c.Membership == string(event.MembershipJoin)
+// joinedIn reports whether the user joined the room within the range: a join event that
+// replaced a membership other than join (a join after a join is a profile change).
+func (s *Service) joinedIn(ctx context.Context, changes []*storage.Event) (bool, error) {
+	for _, ev := range changes {
+		if ev.Membership != string(event.MembershipJoin) {
+			continue
+		}
+		prev, err := s.rooms.PreviousMembership(ctx, ev)
+		if err != nil {
+			return false, err
+		}
+		if prev != string(event.MembershipJoin) {
+			return true, nil
 		}
 	}
-	return false // replaced an event before the range: the caller cannot tell, treat as a join
+	return false, nil
 }
 
 // timeline reads the newest events of a room in (after, upto] up to the filter's limit, oldest
