@@ -13,19 +13,13 @@ import (
 	"causeway/homeserver/web"
 )
 
-// readContent reads an event content body: any JSON object.
+// readContent reads an event content body: any JSON object (ReadJSON refuses anything else).
 func (a *API) readContent(w http.ResponseWriter, r *http.Request) (jsontext.Value, error) {
-	var content map[string]jsontext.Value
+	var content jsontext.Value
 	if err := a.readJSON(w, r, &content); err != nil {
 		return nil, err
 	}
-	// Re-read the bytes exactly as sent would need buffering; re-encoding a decoded object keeps
-	// every value byte for byte (jsontext.Value) and only normalises whitespace.
-	raw, err := marshalObject(content)
-	if err != nil {
-		return nil, mxerr.BadJSON.WithMessage("invalid content: %v", err)
-	}
-	return raw, nil
+	return content, nil
 }
 
 // handleSendMessage serves PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} (data/api/client-server/room_send.yaml).
