@@ -192,7 +192,7 @@ func (rt *roomTx) append(ctx context.Context, proto ProtoEvent) (*storage.Event,
 		return nil, err
 	}
 	eventID := p.InternalMeta.EventID
-	isCreate := p.Type == event.StateCreate.Type && p.StateKey != nil && *p.StateKey == ""
+	isCreate := isCreateEvent(p)
 	if isCreate && version.RoomIDIsCreateEventID() {
 		rt.room.ID = id.RoomID("!" + string(eventID)[1:])
 	}
@@ -235,8 +235,7 @@ func (rt *roomTx) build(ctx context.Context, proto ProtoEvent) (*pdu.PDU, any, e
 		PrevEvents:     append([]id.EventID{}, rt.extremities...),
 		AuthEvents:     []id.EventID{},
 	}
-	isCreate := p.Type == event.StateCreate.Type && p.StateKey != nil && *p.StateKey == ""
-	if !isCreate || !version.RoomIDIsCreateEventID() {
+	if !isCreateEvent(p) || !version.RoomIDIsCreateEventID() {
 		p.RoomID = rt.room.ID
 	}
 	if proto.Redacts != "" {
@@ -297,7 +296,7 @@ func (rt *roomTx) checkRedaction(ctx context.Context, proto ProtoEvent) error {
 		return err
 	}
 	target := targets[0]
-	if target == nil || rt.pdus[proto.Redacts].RoomID != rt.room.ID {
+	if target == nil || target.RoomID != rt.room.ID {
 		return mxerr.NotFound.WithMessage("event %s not found in %s", proto.Redacts, rt.room.ID)
 	}
 	if target.Sender == proto.Sender {
@@ -400,6 +399,10 @@ func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, wire any, proto Proto
 	rt.depth = p.Depth
 	rt.written = append(rt.written, ev)
 	return ev, nil
+}
+
+func isCreateEvent(p *pdu.PDU) bool {
+	return p.Type == event.StateCreate.Type && p.StateKey != nil && *p.StateKey == ""
 }
 
 // setJSONField returns obj with key set to value.
