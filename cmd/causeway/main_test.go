@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"causeway/homeserver/accounts"
+	"causeway/homeserver/config"
+	"causeway/homeserver/server"
+)
+
+// env returns a getenv over a map, so tests never touch the process environment.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func runCmd(t *testing.T, getenv func(string) string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), args, &out, getenv)
+	return out.String(), err
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	out, err := runCmd(t, env(nil), "version")
+	if err != nil || !strings.HasPrefix(out, "causeway ") {
+		t.Errorf("version: %q, %v", out, err)
+	}
+	if _, err := runCmd(t, env(nil), "frobnicate"); err == nil {
+		t.Error("an unknown command must fail")
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("server_name: chat.example.org\n"), 0o600)
+	if out, err := runCmd(t, env(nil), "config", "check", "--config", good); err != nil || !strings.Contains(out, "OK") {
+		t.Errorf("check of a good file: %q, %v", out, err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("server_name: chat.example.org\nregistraton:\n  mode: open\n"), 0o600)
+	_, err := runCmd(t, env(nil), "config", "check", "--config", bad)
+	if err == nil || !strings.Contains(err.Error(), "registraton") || !strings.Contains(err.Error(), ":2") {
+		t.Errorf("check of a file with an unknown key: err = %v, want the key and its line", err)
+	}
+	_, err = runCmd(t, env(map[string]string{"CAUSEWAY_REGISTRATION": "sometimes"}), "config", "check", "--config", good)
+	if err == nil || !strings.Contains(err.Error(), "registration.mode") {
+		t.Errorf("check with a bad env override: err = %v", err)
+	}
+	out, err := runCmd(t, env(nil), "config", "example")
+	if err != nil || !strings.Contains(out, "server_name:") {
+		t.Errorf("config example: %v", err)
+	}
+}
+
+func TestAdminCommands(t *testing.T) {
+	dataDir := t.TempDir()
+	getenv := env(map[string]string{"CAUSEWAY_DATA_DIR": dataDir, "CAUSEWAY_SERVER_NAME": "example.org"})
+	out, err := runCmd(t, getenv, "admin", "create-user", "--admin", "alice", "a long password")
+	if err != nil || !strings.Contains(out, "@alice:example.org") {
+		t.Fatalf("create-user: %q, %v", out, err)
+	}
+	if _, err := runCmd(t, getenv, "admin", "create-user", "alice", "another password"); err == nil {
+		t.Error("creating a taken user must fail")
+	}
+	if _, err := runCmd(t, getenv, "admin", "create-user", "@bob:elsewhere.org", "pw pw pw pw"); err == nil {
+		t.Error("creating a user of another server must fail")
+	}
+	token, err := runCmd(t, getenv, "admin", "registration-token", "create", "--uses", "2")
+	if err != nil || strings.TrimSpace(token) == "" {
+		t.Fatalf("registration-token create: %q, %v", token, err)
+	}
+
+	cfg, err := config.Load("", getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	sess, err := srv.Accounts.Login(context.Background(), accounts.LoginParams{UserID: "@alice:example.org", Password: "a long password"})
+	if err != nil {
+		t.Fatalf("the created user cannot log in: %v", err)
+	}
+	req, err := srv.Accounts.Authenticate(context.Background(), sess.AccessToken)
+	if err != nil || !req.IsAdmin {
+		t.Errorf("created with --admin but IsAdmin = %v (%v)", req.IsAdmin, err)
+	}
+	valid, err := srv.Accounts.ValidateRegistrationToken(context.Background(), strings.TrimSpace(token))
+	if err != nil || !valid {
+		t.Errorf("the created registration token is not valid: %v, %v", valid, err)
+	}
+}
