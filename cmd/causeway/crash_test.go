@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,80 +15,22 @@ import (
 	"causeway/homeserver/storage/storagetest"
 )
 
-var binary struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// buildBinary compiles causeway once per test run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	binary.once.Do(func() {
-		dir, err := os.MkdirTemp("", "causeway-bin")
-		if err != nil {
-			binary.err = err
-			return
-		}
-		binary.path = filepath.Join(dir, "causeway")
-		out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput()
-		if err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binary.err != nil {
-		t.Fatal(binary.err)
-	}
-	return binary.path
-}
-
-// process is one causeway serve run.
-type process struct {
-	cmd *exec.Cmd
-	url string
-}
-
-// startProcess runs `causeway serve` on dataDir and the given database URL, with open
-// registration and no rate limits, and waits until it listens.
-func startProcess(t *testing.T, dataDir, databaseURL string) *process {
+// startCrashTestServer runs `causeway serve` on dataDir and the given database URL, with open
+// registration and no rate limits.
+func startCrashTestServer(t *testing.T, dataDir, databaseURL string) *process {
 	t.Helper()
 	cfgPath := filepath.Join(dataDir, "causeway.yaml")
 	cfg := "client_api:\n  rate_limit:\n    enabled: false\n"
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(buildBinary(t), "serve", "--config", cfgPath)
-	cmd.Env = append(os.Environ(),
+	return startProcess(t, dataDir, []string{"serve", "--config", cfgPath},
 		"CAUSEWAY_DATA_DIR="+dataDir,
 		"CAUSEWAY_LISTEN=127.0.0.1:0",
 		"CAUSEWAY_SERVER_NAME=localhost",
 		"CAUSEWAY_REGISTRATION=open",
 		"CAUSEWAY_DATABASE_URL="+databaseURL,
 	)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				found <- rest
-			}
-		}
-	}()
-	select {
-	case url := <-found:
-		return &process{cmd: cmd, url: url}
-	case <-time.After(30 * time.Second):
-		t.Fatal("causeway did not start listening")
-		return nil
-	}
 }
 
 // TestCrashLosesNoAcknowledgedEvent kills the server (SIGKILL) in the middle of a send loop,
@@ -104,7 +43,7 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		if driver == "sqlite" {
 			databaseURL = "sqlite://" + dsn
 		}
-		first := startProcess(t, dataDir, databaseURL)
+		first := startCrashTestServer(t, dataDir, databaseURL)
 		cli, err := mautrix.NewClient(first.url, "", "")
 		if err != nil {
 			t.Fatal(err)
@@ -154,7 +93,7 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		first.cmd.Wait()
 		wg.Wait()
 
-		second := startProcess(t, dataDir, databaseURL)
+		second := startCrashTestServer(t, dataDir, databaseURL)
 		after, err := mautrix.NewClient(second.url, reg.UserID, reg.AccessToken)
 		if err != nil {
 			t.Fatal(err)
