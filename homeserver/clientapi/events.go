@@ -43,6 +43,7 @@ func (a *API) handleSendMessage(w http.ResponseWriter, r *http.Request) error {
 	req := requester(r)
 	ev, err := a.rooms.Send(r.Context(), roomID, rooms.ProtoEvent{
 		Type: evType, Sender: req.UserID, Content: content, TxnDevice: req.DeviceID, TxnID: txnID,
+		TxnScope: "send " + string(roomID) + " " + evType,
 	})
 	if err != nil {
 		return err
@@ -178,7 +179,7 @@ func (a *API) handleRedact(w http.ResponseWriter, r *http.Request) error {
 	req := requester(r)
 	ev, err := a.rooms.Send(r.Context(), roomID, rooms.ProtoEvent{
 		Type: event.EventRedaction.Type, Sender: req.UserID, Content: content, Redacts: target,
-		TxnDevice: req.DeviceID, TxnID: "redact:" + txnID,
+		TxnDevice: req.DeviceID, TxnID: txnID, TxnScope: "redact " + string(roomID) + " " + string(target),
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,7 +57,12 @@ func (a *API) loadFilter(r *http.Request, f string) (mautrix.Filter, error) {
 	if strings.HasPrefix(strings.TrimSpace(f), "{") {
 		return syncapi.ParseFilter([]byte(f))
 	}
-	return a.sync.Filter(r.Context(), requester(r).UserID, f)
+	filter, err := a.sync.Filter(r.Context(), requester(r).UserID, f)
+	if errors.Is(err, mxerr.NotFound) {
+		// An unknown filter ID is a bad parameter of /sync, not a missing resource (as Synapse).
+		return mautrix.Filter{}, mxerr.InvalidParam.WithMessage("no filter %q", f)
+	}
+	return filter, err
 }
 
 // handleMessages serves GET /_matrix/client/v3/rooms/{roomId}/messages (data/api/client-server/message_pagination.yaml).

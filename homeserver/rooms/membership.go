@@ -25,6 +25,13 @@ type MembershipRequest struct {
 // Join makes user a member of the room. Joining again while joined refreshes the member event
 // only when the profile changed.
 func (s *Service) Join(ctx context.Context, roomID id.RoomID, req MembershipRequest) (*storage.Event, error) {
+	// The user names the room to enter, so an unknown one is not found, as in Synapse, rather
+	// than forbidden as for other writes (see openRoom).
+	if _, err := s.RoomVersion(ctx, roomID); errors.Is(err, storage.ErrNotFound) {
+		return nil, mxerr.NotFound.WithMessage("unknown room %s", roomID)
+	} else if err != nil {
+		return nil, err
+	}
 	req.Target = req.Sender
 	return s.changeMembership(ctx, roomID, req, opOther, event.MembershipJoin)
 }
@@ -134,7 +141,8 @@ func checkTransition(op membershipOp, req MembershipRequest, current jsontext.Va
 	case membership == event.MembershipLeave && req.Sender == req.Target && cur.Membership != event.MembershipJoin && cur.Membership != event.MembershipInvite && cur.Membership != event.MembershipKnock:
 		return mxerr.Forbidden.WithMessage("%s is not in the room", req.Target)
 	case op == opUnban && cur.Membership != event.MembershipBan:
-		return mxerr.Forbidden.WithMessage("%s is not banned", req.Target)
+		// The spec's own example of M_BAD_STATE (content/client-server-api/_index.md, "Common error codes").
+		return mxerr.BadState.WithMessage("%s is not banned", req.Target)
 	case op == opKick && cur.Membership != event.MembershipJoin && cur.Membership != event.MembershipInvite && cur.Membership != event.MembershipKnock:
 		return mxerr.Forbidden.WithMessage("%s is not in the room", req.Target)
 	case membership == event.MembershipInvite && cur.Membership == event.MembershipJoin:

@@ -106,8 +106,8 @@ func TestSendAuthAndIdempotency(t *testing.T) {
 		if !errors.Is(err, mxerr.Forbidden) {
 			t.Errorf("non-member send: err = %v, want M_FORBIDDEN", err)
 		}
-		if _, err := s.Send(ctx, "!nope:hs", msg); !errors.Is(err, mxerr.NotFound) {
-			t.Errorf("unknown room: err = %v, want M_NOT_FOUND", err)
+		if _, err := s.Send(ctx, "!nope:hs", msg); !errors.Is(err, mxerr.Forbidden) {
+			t.Errorf("unknown room: err = %v, want M_FORBIDDEN", err)
 		}
 	})
 }

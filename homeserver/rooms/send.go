@@ -29,6 +29,18 @@ type ProtoEvent struct {
 	Timestamp int64      // origin_server_ts in ms; 0 means now
 	TxnDevice id.DeviceID
 	TxnID     string // the client's transaction ID, for idempotent retries
+	// TxnScope names the endpoint TxnID was sent to, such as the send path's room and event
+	// type: a transaction ID is scoped to one device and one endpoint path, so the same ID sent
+	// elsewhere is a new request ("Transaction identifiers" in content/client-server-api/_index.md).
+	TxnScope string
+}
+
+// txnKey is what the transaction ID is stored under: the ID within its scope.
+func (p ProtoEvent) txnKey() string {
+	if p.TxnScope == "" {
+		return p.TxnID
+	}
+	return p.TxnScope + " " + p.TxnID
 }
 
 // maxPDUSize is the largest event the spec allows, in canonical JSON bytes
@@ -50,11 +62,16 @@ func (s *Service) Send(ctx context.Context, roomID id.RoomID, proto ProtoEvent) 
 			return err
 		}
 		if proto.TxnID != "" {
-			prev, err := tx.EventIDForTxn(ctx, proto.Sender, proto.TxnDevice, proto.TxnID)
+			prev, err := tx.EventIDForTxn(ctx, proto.Sender, proto.TxnDevice, proto.txnKey())
 			if err == nil {
 				result, err = tx.EventByID(ctx, prev)
 				return err
 			} else if !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+		}
+		if proto.Type == event.StateCanonicalAlias.Type && proto.StateKey != nil && *proto.StateKey == "" {
+			if err := rt.checkCanonicalAlias(ctx, proto.Content); err != nil {
 				return err
 			}
 		}
@@ -89,11 +106,13 @@ func (s *Service) newRoomTx(tx *storage.Tx, room storage.Room) *roomTx {
 	return &roomTx{s: s, tx: tx, room: room, pdus: map[id.EventID]*pdu.PDU{}, state: map[storage.StateKey]id.EventID{}, now: s.now()}
 }
 
-// openRoom locks an existing room for appending.
+// openRoom locks an existing room for appending. An unknown room is M_FORBIDDEN, the answer a
+// non-member of an existing room gets, so that nobody can probe which room IDs exist (Synapse
+// answers "Unknown room" 403 too).
 func (s *Service) openRoom(ctx context.Context, tx *storage.Tx, roomID id.RoomID) (*roomTx, error) {
 	room, err := tx.LockRoom(ctx, roomID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, mxerr.NotFound.WithMessage("unknown room %s", roomID)
+		return nil, mxerr.Forbidden.WithMessage("unknown room %s", roomID)
 	} else if err != nil {
 		return nil, err
 	}
@@ -390,7 +409,7 @@ func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, wire any, proto Proto
 		}
 	}
 	if proto.TxnID != "" {
-		if err := rt.tx.InsertTxnID(ctx, proto.Sender, proto.TxnDevice, proto.TxnID, ev.ID, rt.now.UnixMilli()); err != nil {
+		if err := rt.tx.InsertTxnID(ctx, proto.Sender, proto.TxnDevice, proto.txnKey(), ev.ID, rt.now.UnixMilli()); err != nil {
 			return nil, err
 		}
 	}

@@ -3,92 +3,14 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"testing"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
-	"maunium.net/go/mautrix/id"
 
-	"causeway/homeserver/config"
-	"causeway/homeserver/server"
 	"causeway/homeserver/storage/storagetest"
 )
-
-// testServer is one in-process Causeway behind a real HTTP listener.
-type testServer struct {
-	URL string
-	srv *server.Server
-}
-
-// startServer boots a server on the given database with open registration and no rate limits.
-func startServer(t *testing.T, driver, dsn string, tweak ...func(*config.Config)) *testServer {
-	t.Helper()
-	cfg := config.Default()
-	cfg.ServerName = "localhost"
-	cfg.DataDir = t.TempDir()
-	cfg.Registration.Mode = config.RegistrationOpen
-	cfg.ClientAPI.RateLimit.Enabled = false
-	switch driver {
-	case "sqlite":
-		cfg.Database.URL = "sqlite://" + dsn
-	default:
-		cfg.Database.URL = dsn
-	}
-	for _, f := range tweak {
-		f(&cfg)
-	}
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		srv.Close()
-	})
-	return &testServer{URL: hs.URL, srv: srv}
-}
-
-// register creates an account with m.login.dummy and returns a logged-in client.
-func (ts *testServer) register(t *testing.T, localpart string) *mautrix.Client {
-	t.Helper()
-	cli, err := mautrix.NewClient(ts.URL, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := cli.RegisterDummy(context.Background(), &mautrix.ReqRegister[any]{Username: localpart, Password: "correct horse battery"})
-	if err != nil {
-		t.Fatalf("register %s: %v", localpart, err)
-	}
-	cli.SetCredentials(resp.UserID, resp.AccessToken)
-	cli.DeviceID = resp.DeviceID
-	return cli
-}
-
-func mustSend(t *testing.T, cli *mautrix.Client, roomID id.RoomID, body string) id.EventID {
-	t.Helper()
-	resp, err := cli.SendText(context.Background(), roomID, body)
-	if err != nil {
-		t.Fatalf("send %q: %v", body, err)
-	}
-	return resp.EventID
-}
-
-// bodies lists the text bodies of m.room.message events.
-func bodies(evs []*event.Event) []string {
-	var out []string
-	for _, ev := range evs {
-		if ev.Type == event.EventMessage {
-			if b, ok := ev.Content.Raw["body"].(string); ok {
-				out = append(out, b)
-			}
-		}
-	}
-	return out
-}
 
 // TestTwoUsersChat drives the whole day-to-day flow with mautrix-go's client over real HTTP.
 func TestTwoUsersChat(t *testing.T) {

@@ -234,3 +234,11 @@ func (c conn) EventIDForTxn(ctx context.Context, userID id.UserID, deviceID id.D
 	}
 	return evID, nil
 }
+
+const selectEventsRange = `SELECT ` + eventColumns + ` FROM events
+	WHERE stream_pos > $1 AND stream_pos <= $2 ORDER BY stream_pos LIMIT $3`
+
+// EventsInRange returns up to limit events of all rooms in (after, upto], oldest first.
+func (c conn) EventsInRange(ctx context.Context, after, upto int64, limit int) ([]*Event, error) {
+	return c.queryEvents(ctx, selectEventsRange, after, upto, limit)
+}

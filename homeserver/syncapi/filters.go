@@ -18,13 +18,23 @@ func (s *Service) SaveFilter(ctx context.Context, userID id.UserID, raw []byte) 
 		return "", err
 	}
 	var filterID int64
-	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
-		var err error
-		filterID, err = tx.InsertFilter(ctx, userID, raw, s.now().UnixMilli())
-		return err
-	})
-	return strconv.FormatInt(filterID, 10), err
+	for attempt := 1; ; attempt++ {
+		err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+			var err error
+			filterID, err = tx.InsertFilter(ctx, userID, raw, s.now().UnixMilli())
+			return err
+		})
+		// The ID is the user's highest plus one: a concurrent upload of the same user's may
+		// take it first (on PostgreSQL), and the next attempt reads the new highest.
+		if errors.Is(err, storage.ErrConflict) && attempt < maxFilterAttempts {
+			continue
+		}
+		return strconv.FormatInt(filterID, 10), err
+	}
 }
+
+// maxFilterAttempts bounds the retries of a filter upload that lost a race for its ID.
+const maxFilterAttempts = 10
 
 // RawFilter returns a stored filter as uploaded.
 func (s *Service) RawFilter(ctx context.Context, userID id.UserID, filterID string) ([]byte, error) {

@@ -145,6 +145,9 @@ func (s *Service) joinedRoom(ctx context.Context, req Request, roomID id.RoomID,
 	case limited && len(evs) > 0:
 		stateEvs, err = s.stateChangesBefore(ctx, req, roomID, since, evs)
 	}
+	if err == nil && !fullState && len(evs) > 0 && LazyLoadMembers(req.Filter.Room) {
+		stateEvs, err = s.withSenderMembers(ctx, req, roomID, evs, stateEvs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +260,32 @@ func (s *Service) stateChangesBefore(ctx context.Context, req Request, roomID id
 		}
 	}
 	return s.filterState(req, roomID, out), nil
+}
+
+// withSenderMembers adds to stateEvs the member events of the timeline's senders as of the
+// timeline's start, where stateEvs lacks them. With lazy-loading, an earlier sync sent only the
+// members who spoke then, and this server does not track which member events each client has
+// seen; the spec allows sending them again ("Lazy-loading room members" in
+// content/client-server-api/_index.md), but not leaving out one the client never had.
+func (s *Service) withSenderMembers(ctx context.Context, req Request, roomID id.RoomID, timeline, stateEvs []*storage.Event) ([]*storage.Event, error) {
+	st, err := s.rooms.StateBefore(ctx, timeline[0])
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{string(req.UserID): true} // the user's own was sent at the initial sync
+	for _, ev := range stateEvs {
+		if ev.Type == event.StateMember.Type {
+			have[*ev.StateKey] = true
+		}
+	}
+	keep := s.stateKeeper(req, timeline)
+	members, err := s.rooms.StateEvents(ctx, st, func(k storage.StateKey) bool {
+		return k.Type == event.StateMember.Type && !have[k.StateKey] && keep(k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(stateEvs, s.filterState(req, roomID, members)...), nil
 }
 
 // stateKeeper implements lazy-loading of members: with lazy_load_members only the member events
