@@ -84,12 +84,13 @@ func BenchmarkSyncWakeup(b *testing.B) {
 			b.Fatal(err)
 		}
 		received := make(chan id.EventID)
-		stop := make(chan struct{})
-		defer close(stop)
+		// Cancelling ends the reader's parked long poll, so the test server can close.
+		readCtx, stop := context.WithCancel(ctx)
+		defer stop()
 		go func() {
 			since := first.NextBatch
 			for {
-				resp, err := reader.SyncRequest(ctx, 30000, since, "", false, "")
+				resp, err := reader.SyncRequest(readCtx, 30000, since, "", false, "")
 				if err != nil {
 					return
 				}
@@ -98,7 +99,7 @@ func BenchmarkSyncWakeup(b *testing.B) {
 					for _, ev := range joined.Timeline.Events {
 						select {
 						case received <- ev.ID:
-						case <-stop:
+						case <-readCtx.Done():
 							return
 						}
 					}
