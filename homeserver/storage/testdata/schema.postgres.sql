@@ -7,6 +7,28 @@ refresh_token_hash text nullable=YES default=""
 created_ts bigint nullable=NO default=""
 expires_ts bigint nullable=NO default="0"
 
+-- table appservice_grants
+user_id text nullable=NO default=""
+appservice_id text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table appservice_streams
+appservice_id text nullable=NO default=""
+delivered_pos bigint nullable=NO default=""
+next_txn_id bigint nullable=NO default="1"
+last_success_ts bigint nullable=NO default="0"
+last_error text nullable=NO default="''::text"
+last_error_ts bigint nullable=NO default="0"
+created_ts bigint nullable=NO default=""
+
+-- table appservice_txns
+appservice_id text nullable=NO default=""
+txn_id bigint nullable=NO default=""
+upto_pos bigint nullable=NO default=""
+body bytea nullable=NO default=""
+event_count bigint nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
 -- table counters
 name text nullable=NO default=""
 value bigint nullable=NO default=""
@@ -141,6 +163,9 @@ state_snapshot_ids
 CREATE INDEX access_tokens_device ON public.access_tokens USING btree (user_id, device_id)
 CREATE UNIQUE INDEX access_tokens_pkey ON public.access_tokens USING btree (token_hash)
 CREATE INDEX access_tokens_refresh ON public.access_tokens USING btree (refresh_token_hash)
+CREATE UNIQUE INDEX appservice_grants_pkey ON public.appservice_grants USING btree (user_id, appservice_id)
+CREATE UNIQUE INDEX appservice_streams_pkey ON public.appservice_streams USING btree (appservice_id)
+CREATE UNIQUE INDEX appservice_txns_pkey ON public.appservice_txns USING btree (appservice_id)
 CREATE UNIQUE INDEX counters_pkey ON public.counters USING btree (name)
 CREATE INDEX current_state_member ON public.current_state USING btree (state_key, membership) WHERE (type = 'm.room.member'::text)
 CREATE UNIQUE INDEX current_state_pkey ON public.current_state USING btree (room_id, type, state_key)

@@ -9,6 +9,37 @@ CREATE TABLE access_tokens (
 	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
 );
 
+-- table appservice_grants
+CREATE TABLE appservice_grants (
+	user_id TEXT NOT NULL,
+	appservice_id TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, appservice_id)
+);
+
+-- table appservice_streams
+CREATE TABLE appservice_streams (
+	appservice_id TEXT PRIMARY KEY,
+	-- every event at or below this stream position has been delivered or was of no interest
+	delivered_pos BIGINT NOT NULL,
+	next_txn_id BIGINT NOT NULL DEFAULT 1,
+	last_success_ts BIGINT NOT NULL DEFAULT 0,
+	last_error TEXT NOT NULL DEFAULT '',
+	last_error_ts BIGINT NOT NULL DEFAULT 0,
+	created_ts BIGINT NOT NULL
+);
+
+-- table appservice_txns
+CREATE TABLE appservice_txns (
+	appservice_id TEXT PRIMARY KEY REFERENCES appservice_streams (appservice_id),
+	txn_id BIGINT NOT NULL,
+	-- delivering this transaction moves the cursor here
+	upto_pos BIGINT NOT NULL,
+	body BYTEA NOT NULL,
+	event_count BIGINT NOT NULL,
+	created_ts BIGINT NOT NULL
+);
+
 -- table counters
 CREATE TABLE counters (
 	name TEXT PRIMARY KEY,

@@ -1,0 +1,140 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// AppserviceStream is where one appservice's delivery stands.
+type AppserviceStream struct {
+	AppserviceID  string
+	DeliveredPos  int64
+	NextTxnID     int64
+	LastSuccessTS int64
+	LastError     string
+	LastErrorTS   int64
+}
+
+// AppserviceTxn is an appservice's transaction in flight.
+type AppserviceTxn struct {
+	AppserviceID string
+	TxnID        int64
+	UptoPos      int64
+	Body         []byte
+	EventCount   int64
+	CreatedTS    int64
+}
+
+const (
+	// A new appservice starts at the current end of the stream: registering a bridge does not
+	// replay the server's history into it.
+	insertAppserviceStream = `INSERT INTO appservice_streams (appservice_id, delivered_pos, created_ts)
+		VALUES ($1, $2, $3) ON CONFLICT (appservice_id) DO NOTHING`
+	selectAppserviceStream = `SELECT appservice_id, delivered_pos, next_txn_id, last_success_ts, last_error, last_error_ts
+		FROM appservice_streams WHERE appservice_id = $1`
+	selectAppserviceTxn = `SELECT appservice_id, txn_id, upto_pos, body, event_count, created_ts
+		FROM appservice_txns WHERE appservice_id = $1`
+	insertAppserviceTxn = `INSERT INTO appservice_txns (appservice_id, txn_id, upto_pos, body, event_count, created_ts)
+		VALUES ($1, $2, $3, $4, $5, $6)`
+	bumpAppserviceTxnID = `UPDATE appservice_streams SET next_txn_id = next_txn_id + 1 WHERE appservice_id = $1`
+	deleteAppserviceTxn = `DELETE FROM appservice_txns WHERE appservice_id = $1 AND txn_id = $2`
+	advanceAppservice   = `UPDATE appservice_streams SET delivered_pos = $2, last_success_ts = $3 WHERE appservice_id = $1`
+	failAppservice      = `UPDATE appservice_streams SET last_error = $2, last_error_ts = $3 WHERE appservice_id = $1`
+	insertGrant         = `INSERT INTO appservice_grants (user_id, appservice_id, created_ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
+	deleteGrant         = `DELETE FROM appservice_grants WHERE user_id = $1 AND appservice_id = $2`
+	selectGrant         = `SELECT 1 FROM appservice_grants WHERE user_id = $1 AND appservice_id = $2`
+	selectGrantsOfUser  = `SELECT appservice_id FROM appservice_grants WHERE user_id = $1 ORDER BY appservice_id`
+)
+
+// EnsureAppserviceStream creates the appservice's cursor at startPos unless it exists, and
+// returns the cursor.
+func (c conn) EnsureAppserviceStream(ctx context.Context, appserviceID string, startPos, nowTS int64) (AppserviceStream, error) {
+	if _, err := c.q.Exec(ctx, insertAppserviceStream, appserviceID, startPos, nowTS); err != nil {
+		return AppserviceStream{}, fmt.Errorf("create appservice stream %s: %w", appserviceID, err)
+	}
+	var s AppserviceStream
+	err := c.q.QueryRow(ctx, selectAppserviceStream, appserviceID).Scan(&s.AppserviceID, &s.DeliveredPos, &s.NextTxnID,
+		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS)
+	if err != nil {
+		return AppserviceStream{}, fmt.Errorf("appservice stream %s: %w", appserviceID, err)
+	}
+	return s, nil
+}
+
+// AppserviceTxnInFlight returns the transaction waiting to be (re)sent, or ErrNotFound.
+func (c conn) AppserviceTxnInFlight(ctx context.Context, appserviceID string) (AppserviceTxn, error) {
+	var t AppserviceTxn
+	err := c.q.QueryRow(ctx, selectAppserviceTxn, appserviceID).Scan(&t.AppserviceID, &t.TxnID, &t.UptoPos, &t.Body, &t.EventCount, &t.CreatedTS)
+	if err != nil {
+		return AppserviceTxn{}, fmt.Errorf("appservice txn of %s: %w", appserviceID, err)
+	}
+	return t, nil
+}
+
+// InsertAppserviceTxn stores a new transaction with the appservice's next transaction ID,
+// which it consumes, and returns it.
+func (tx *Tx) InsertAppserviceTxn(ctx context.Context, t AppserviceTxn) (AppserviceTxn, error) {
+	var s AppserviceStream
+	err := tx.q.QueryRow(ctx, selectAppserviceStream, t.AppserviceID).Scan(&s.AppserviceID, &s.DeliveredPos, &s.NextTxnID,
+		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS)
+	if err != nil {
+		return AppserviceTxn{}, fmt.Errorf("appservice stream %s: %w", t.AppserviceID, err)
+	}
+	t.TxnID = s.NextTxnID
+	if _, err := tx.q.Exec(ctx, bumpAppserviceTxnID, t.AppserviceID); err != nil {
+		return AppserviceTxn{}, err
+	}
+	if _, err := tx.q.Exec(ctx, insertAppserviceTxn, t.AppserviceID, t.TxnID, t.UptoPos, t.Body, t.EventCount, t.CreatedTS); err != nil {
+		return AppserviceTxn{}, fmt.Errorf("insert appservice txn: %w", err)
+	}
+	return t, nil
+}
+
+// CompleteAppserviceTxn records a delivered transaction: it is removed and the cursor moves to
+// its end. It returns ErrNotFound if the transaction was already completed.
+func (tx *Tx) CompleteAppserviceTxn(ctx context.Context, t AppserviceTxn, nowTS int64) error {
+	if err := tx.expectOne(ctx, "complete appservice txn", deleteAppserviceTxn, t.AppserviceID, t.TxnID); err != nil {
+		return err
+	}
+	return tx.expectOne(ctx, "advance appservice stream", advanceAppservice, t.AppserviceID, t.UptoPos, nowTS)
+}
+
+// AdvanceAppserviceStream moves the cursor over events that interest the appservice not at all.
+func (c conn) AdvanceAppserviceStream(ctx context.Context, appserviceID string, pos, nowTS int64) error {
+	return c.expectOne(ctx, "advance appservice stream", advanceAppservice, appserviceID, pos, nowTS)
+}
+
+// RecordAppserviceError notes a failed delivery attempt for status reports.
+func (c conn) RecordAppserviceError(ctx context.Context, appserviceID, msg string, nowTS int64) error {
+	_, err := c.q.Exec(ctx, failAppservice, appserviceID, msg, nowTS)
+	return err
+}
+
+// InsertAppserviceGrant records that userID lets the appservice act as them.
+func (c conn) InsertAppserviceGrant(ctx context.Context, userID id.UserID, appserviceID string, nowTS int64) error {
+	_, err := c.q.Exec(ctx, insertGrant, userID, appserviceID, nowTS)
+	return err
+}
+
+// DeleteAppserviceGrant revokes a grant; ErrNotFound if there was none.
+func (c conn) DeleteAppserviceGrant(ctx context.Context, userID id.UserID, appserviceID string) error {
+	return c.expectOne(ctx, "revoke appservice grant", deleteGrant, userID, appserviceID)
+}
+
+// HasAppserviceGrant reports whether userID lets the appservice act as them.
+func (c conn) HasAppserviceGrant(ctx context.Context, userID id.UserID, appserviceID string) (bool, error) {
+	var one int
+	err := c.q.QueryRow(ctx, selectGrant, userID, appserviceID).Scan(&one)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// AppserviceGrantsOfUser lists the appservices the user lets act as them.
+func (c conn) AppserviceGrantsOfUser(ctx context.Context, userID id.UserID) ([]string, error) {
+	return queryList[string](ctx, c.q, selectGrantsOfUser, userID)
+}
