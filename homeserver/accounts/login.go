@@ -106,10 +106,28 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (Session, error) {
 		}
 	}
 
+	return s.startSession(ctx, p, rehash)
+}
+
+// LoginVerified logs in a user whose identity the caller established by other means than a
+// password: an application service's token for a user in its namespace
+// (m.login.application_service). The account must exist and be active.
+func (s *Service) LoginVerified(ctx context.Context, p LoginParams) (Session, error) {
+	if err := checkDeviceID(p.DeviceID); err != nil {
+		return Session{}, err
+	}
+	return s.startSession(ctx, p, "")
+}
+
+// startSession logs p.UserID in on a device, replacing the password hash with rehash when set.
+func (s *Service) startSession(ctx context.Context, p LoginParams, rehash string) (Session, error) {
 	var sess Session
-	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		// Read again in the transaction: a deactivation may have committed meanwhile.
 		u, err := tx.UserByID(ctx, p.UserID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return errBadLogin
+		}
 		if err != nil {
 			return err
 		}

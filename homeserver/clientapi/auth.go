@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"maunium.net/go/mautrix/id"
+
 	"causeway/homeserver/accounts"
 	"causeway/homeserver/mxerr"
 	"causeway/homeserver/web"
@@ -26,7 +28,7 @@ func (a *API) authed(h web.HandlerFunc) http.HandlerFunc {
 		if token == "" {
 			return mxerr.MissingToken.WithMessage("Missing access token")
 		}
-		req, err := a.accounts.Authenticate(r.Context(), token)
+		req, err := a.authenticate(r, token)
 		if err != nil {
 			return err
 		}
@@ -36,14 +38,31 @@ func (a *API) authed(h web.HandlerFunc) http.HandlerFunc {
 	})
 }
 
+// authenticate resolves an access token, or an appservice's as_token with its masquerading
+// parameters (content/application-service-api.md, "Identity assertion").
+func (a *API) authenticate(r *http.Request, token string) (accounts.Requester, error) {
+	if a.appservices != nil {
+		q := r.URL.Query()
+		deviceID := q.Get("device_id")
+		if deviceID == "" {
+			deviceID = q.Get("org.matrix.msc3202.device_id")
+		}
+		req, ok, err := a.appservices.Authenticate(r.Context(), token, id.UserID(q.Get("user_id")), id.DeviceID(deviceID))
+		if ok || err != nil {
+			return req, err
+		}
+	}
+	return a.accounts.AuthenticateFrom(r.Context(), token, web.RemoteIP(r))
+}
+
 // limited applies the per-user (or, unauthenticated, per-IP) rate limit to h.
 func (a *API) limited(h web.HandlerFunc) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		key := web.RemoteIP(r)
 		if req, ok := r.Context().Value(requesterKey{}).(accounts.Requester); ok {
 			key = string(req.UserID)
-			if req.AppserviceID != "" {
-				return h(w, r) // application services are not rate limited, as in Synapse
+			if req.AppserviceID != "" && !a.appservices.RateLimited(req.AppserviceID) {
+				return h(w, r) // registered with rate_limited: false
 			}
 		}
 		if err := a.limiter.Check(key); err != nil {

@@ -5,11 +5,14 @@
 package clientapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/accounts"
 	"causeway/homeserver/config"
@@ -29,8 +32,35 @@ type API struct {
 	accounts     *accounts.Service
 	rooms        *rooms.Service
 	sync         *syncapi.Service
+	appservices  Appservices // nil: no application-service layer
 	limiter      *web.RateLimiter
 	log          *slog.Logger
+}
+
+// Appservices is the application-service layer as the client API needs it. It lives outside
+// the homeserver packages (causeway/appservice); cmd wires it in.
+type Appservices interface {
+	// Authenticate resolves token as an appservice's as_token, with the request's user_id and
+	// device_id masquerading parameters ("" when absent). ok is false for any other token.
+	Authenticate(ctx context.Context, token string, userID id.UserID, deviceID id.DeviceID) (req accounts.Requester, ok bool, err error)
+	// RateLimited reports whether the appservice's requests are rate limited.
+	RateLimited(appserviceID string) bool
+	// CheckUserID and CheckAlias refuse with M_EXCLUSIVE what another appservice holds
+	// exclusively; appserviceID is the requester's ("" for ordinary clients).
+	CheckUserID(userID id.UserID, appserviceID string) error
+	CheckAlias(alias id.RoomAlias, appserviceID string) error
+	// CheckRegistration says whether the appservice may register userID.
+	CheckRegistration(appserviceID string, userID id.UserID) error
+	// QueryUser and QueryAlias ask the appservices covering a missing user or alias to create
+	// it, and report whether one did. They may block on the appservice's answer.
+	QueryUser(ctx context.Context, userID id.UserID) bool
+	QueryAlias(ctx context.Context, alias id.RoomAlias) bool
+	// Ping has the homeserver ping the appservice appserviceID for requester.
+	Ping(ctx context.Context, appserviceID, requester, txnID string) (time.Duration, error)
+	// Grant, Revoke and Grants manage which appservices may act as a user.
+	Grant(ctx context.Context, userID id.UserID, appserviceID string, nowTS int64) error
+	Revoke(ctx context.Context, userID id.UserID, appserviceID string) error
+	Grants(ctx context.Context, userID id.UserID) ([]string, error)
 }
 
 // Options are what New needs.
@@ -42,6 +72,7 @@ type Options struct {
 	Accounts     *accounts.Service
 	Rooms        *rooms.Service
 	Sync         *syncapi.Service
+	Appservices  Appservices // may be nil
 	Log          *slog.Logger
 }
 
@@ -55,6 +86,7 @@ func New(opts Options) *API {
 		accounts:     opts.Accounts,
 		rooms:        opts.Rooms,
 		sync:         opts.Sync,
+		appservices:  opts.Appservices,
 		log:          opts.Log,
 	}
 	if opts.Config.RateLimit.Enabled {

@@ -26,7 +26,7 @@ func (a *API) handleGetAlias(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	roomID, err := a.rooms.ResolveAlias(r.Context(), alias)
+	roomID, err := a.resolveAlias(r, alias)
 	if err != nil {
 		return err
 	}
@@ -47,6 +47,9 @@ func (a *API) handlePutAlias(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(body.RoomID) < 2 || body.RoomID[0] != '!' {
 		return mxerr.InvalidParam.WithMessage("room_id must be a room ID")
+	}
+	if err := a.checkAlias(r, alias); err != nil {
+		return err
 	}
 	if err := a.rooms.CreateAlias(r.Context(), alias, body.RoomID, requester(r).UserID); err != nil {
 		return err

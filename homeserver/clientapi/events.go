@@ -40,9 +40,13 @@ func (a *API) handleSendMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ts, err := massagedTS(r)
+	if err != nil {
+		return err
+	}
 	req := requester(r)
 	ev, err := a.rooms.Send(r.Context(), roomID, rooms.ProtoEvent{
-		Type: evType, Sender: req.UserID, Content: content, TxnDevice: req.DeviceID, TxnID: txnID,
+		Type: evType, Sender: req.UserID, Content: content, Timestamp: ts, TxnDevice: req.DeviceID, TxnID: txnID,
 		TxnScope: "send " + string(roomID) + " " + evType,
 	})
 	if err != nil {
@@ -65,9 +69,13 @@ func (a *API) handleSetState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ts, err := massagedTS(r)
+	if err != nil {
+		return err
+	}
 	req := requester(r)
 	ev, err := a.rooms.Send(r.Context(), roomID, rooms.ProtoEvent{
-		Type: evType, StateKey: &stateKey, Sender: req.UserID, Content: content, TxnDevice: req.DeviceID,
+		Type: evType, StateKey: &stateKey, Sender: req.UserID, Content: content, Timestamp: ts, TxnDevice: req.DeviceID,
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ func (a *API) handleGetProfile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.provisionUser(r, userID)
 	p, err := a.accounts.Profile(r.Context(), userID)
 	if err != nil {
 		return err

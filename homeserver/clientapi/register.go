@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"net/http"
+	"strings"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
@@ -13,13 +14,14 @@ import (
 )
 
 type registerRequest struct {
-	Auth                     *authDict   `json:"auth"`
-	Username                 string      `json:"username"`
-	Password                 string      `json:"password"`
-	DeviceID                 id.DeviceID `json:"device_id"`
-	InitialDeviceDisplayName string      `json:"initial_device_display_name"`
-	InhibitLogin             bool        `json:"inhibit_login"`
-	RefreshToken             bool        `json:"refresh_token"`
+	Type                     mautrix.AuthType `json:"type"` // m.login.application_service
+	Auth                     *authDict        `json:"auth"`
+	Username                 string           `json:"username"`
+	Password                 string           `json:"password"`
+	DeviceID                 id.DeviceID      `json:"device_id"`
+	InitialDeviceDisplayName string           `json:"initial_device_display_name"`
+	InhibitLogin             bool             `json:"inhibit_login"`
+	RefreshToken             bool             `json:"refresh_token"`
 }
 
 // registrationFlows are the UIA flows of POST /register for the configured mode.
@@ -46,10 +48,13 @@ func (a *API) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := a.readJSON(w, r, &body); err != nil {
 		return err
 	}
-	// Refuse a taken or invalid username before asking for authentication, so the client can
-	// say so at once.
+	if body.Type == mautrix.AuthTypeAppservice || body.Auth != nil && body.Auth.Type == mautrix.AuthTypeAppservice {
+		return a.registerAppserviceUser(w, r, body)
+	}
+	// Refuse a taken, invalid or reserved username before asking for authentication, so the
+	// client can say so at once.
 	if body.Username != "" {
-		if err := a.accounts.UsernameAvailable(r.Context(), body.Username); err != nil {
+		if err := a.usernameAvailable(r, body.Username); err != nil {
 			return err
 		}
 	}
@@ -99,10 +104,59 @@ func (a *API) handleRegisterAvailable(w http.ResponseWriter, r *http.Request) er
 	if username == "" {
 		return mxerr.MissingParam.WithMessage("username is required")
 	}
-	if err := a.accounts.UsernameAvailable(r.Context(), username); err != nil {
+	if err := a.usernameAvailable(r, username); err != nil {
 		return err
 	}
 	return ok(w, map[string]any{"available": true})
+}
+
+// usernameAvailable checks that an ordinary client may register username: valid, free and not
+// reserved by an application service's exclusive namespace (M_EXCLUSIVE).
+func (a *API) usernameAvailable(r *http.Request, username string) error {
+	if err := a.accounts.UsernameAvailable(r.Context(), username); err != nil {
+		return err
+	}
+	if a.appservices != nil {
+		return a.appservices.CheckUserID(id.NewUserID(strings.ToLower(username), a.serverName), "")
+	}
+	return nil
+}
+
+// registerAppserviceUser serves POST /register with m.login.application_service: an
+// appservice creates a user in its namespace, with no password and no UIA.
+func (a *API) registerAppserviceUser(w http.ResponseWriter, r *http.Request, body registerRequest) error {
+	token, err := web.AccessToken(r, a.cfg.AccessTokenQueryParam)
+	if err != nil {
+		return err
+	}
+	if a.appservices == nil || token == "" {
+		return mxerr.MissingToken.WithMessage("m.login.application_service needs the appservice's token")
+	}
+	as, isAppservice, err := a.appservices.Authenticate(r.Context(), token, "", "")
+	if err != nil {
+		return err
+	} else if !isAppservice {
+		return mxerr.UnknownToken.WithMessage("Unknown application service token")
+	}
+	if body.Username == "" {
+		return mxerr.MissingParam.WithMessage("username is required")
+	}
+	if err := a.appservices.CheckRegistration(as.AppserviceID, id.NewUserID(body.Username, a.serverName)); err != nil {
+		return err
+	}
+	created, err := a.accounts.Register(r.Context(), accounts.RegisterParams{
+		Localpart:                body.Username,
+		AppserviceID:             as.AppserviceID,
+		DeviceID:                 body.DeviceID,
+		InitialDeviceDisplayName: body.InitialDeviceDisplayName,
+		IP:                       web.RemoteIP(r),
+		InhibitLogin:             body.InhibitLogin,
+		RefreshToken:             body.RefreshToken,
+	})
+	if err != nil {
+		return err
+	}
+	return ok(w, sessionResponse(created, a.serverName))
 }
 
 // handleRegistrationTokenValidity serves GET /_matrix/client/v1/register/m.login.registration_token/validity

@@ -67,10 +67,16 @@ func (a *API) handleCreateRoom(w http.ResponseWriter, r *http.Request) error {
 		CreationContent:    rawMap(body.CreationContent),
 		PowerLevelOverride: rawMap(body.PowerLevelOverride),
 	}
+	if body.RoomAliasName != "" {
+		if err := a.checkAlias(r, id.NewRoomAlias(body.RoomAliasName, a.serverName)); err != nil {
+			return err
+		}
+	}
 	for _, u := range body.Invite {
 		if _, _, err := u.Parse(); err != nil {
 			return mxerr.InvalidParam.WithMessage("invalid user ID %q in invite", u)
 		}
+		a.provisionUser(r, u)
 		req.Invite = append(req.Invite, u)
 	}
 	for _, st := range body.InitialState {
@@ -144,7 +150,7 @@ func (a *API) resolveRoom(r *http.Request, target string) (id.RoomID, error) {
 	case strings.HasPrefix(target, "!"):
 		return id.RoomID(target), nil
 	case strings.HasPrefix(target, "#"):
-		roomID, err := a.rooms.ResolveAlias(r.Context(), id.RoomAlias(target))
+		roomID, err := a.resolveAlias(r, id.RoomAlias(target))
 		if err != nil {
 			return "", err
 		}
@@ -172,6 +178,7 @@ func (a *API) membershipChange(change func(context.Context, id.RoomID, rooms.Mem
 		if _, _, err := body.UserID.Parse(); err != nil {
 			return mxerr.InvalidParam.WithMessage("invalid user_id %q", body.UserID)
 		}
+		a.provisionUser(r, body.UserID)
 		req := requester(r)
 		mr := rooms.MembershipRequest{Sender: req.UserID, Target: body.UserID, Reason: body.Reason, TxnDevice: req.DeviceID}
 		if _, err := change(r.Context(), roomID, mr); err != nil {

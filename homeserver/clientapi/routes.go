@@ -20,6 +20,7 @@ func (a *API) Handler() http.Handler {
 	r.Get("/_matrix/client/versions", a.wrap(a.handleVersions))
 	r.Route("/_matrix/client/v3", a.routesV3)
 	r.Route("/_matrix/client/v1", a.routesV1)
+	r.Route("/_matrix/client/unstable/io.causeway", a.routesCauseway)
 	if a.cfg.LegacyR0Prefix {
 		// Clients and bots older than v1.1 still speak r0; the endpoints are v3's.
 		r.Route("/_matrix/client/r0", a.routesV3)
@@ -30,6 +31,14 @@ func (a *API) Handler() http.Handler {
 // routesV1 holds the endpoints the spec introduced under /v1.
 func (a *API) routesV1(r chi.Router) {
 	r.Get("/register/m.login.registration_token/validity", a.wrap(a.limited(a.handleRegistrationTokenValidity)))
+	r.Post("/appservice/{appserviceId}/ping", a.authed(a.handleAppservicePing))
+}
+
+// routesCauseway holds Causeway's own client endpoints, under an unstable prefix of its own.
+func (a *API) routesCauseway(r chi.Router) {
+	r.Get("/appservice_grants", a.authed(a.handleListGrants))
+	r.Put("/appservice_grants/{appserviceId}", a.authed(a.handlePutGrant))
+	r.Delete("/appservice_grants/{appserviceId}", a.authed(a.handleDeleteGrant))
 }
 
 // routesV3 holds the endpoints under /v3 (and r0).

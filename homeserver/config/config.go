@@ -43,6 +43,9 @@ type Config struct {
 	// DataDir. Use SigningKeyFile for the effective value.
 	SigningKeyPath string `yaml:"signing_key_path"`
 
+	// Appservices lists application-service registration files; globs are allowed.
+	Appservices []string `yaml:"appservices"`
+
 	Database     Database     `yaml:"database"`
 	Registration Registration `yaml:"registration"`
 	Rooms        Rooms        `yaml:"rooms"`
@@ -66,6 +69,7 @@ func (c *Config) Defaults() {
 		BaseURL:        "",
 		DataDir:        "./data",
 		SigningKeyPath: "",
+		Appservices:    []string{},
 	}
 	c.Database.Defaults()
 	c.Registration.Defaults()
@@ -98,6 +102,11 @@ func (c Config) problems() []error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, keyErrorf("data_dir", "must not be empty"))
+	}
+	for i, path := range c.Appservices {
+		if path == "" {
+			errs = append(errs, keyErrorf(fmt.Sprintf("appservices[%d]", i), "must not be empty"))
+		}
 	}
 	errs = append(errs, Nest("database", c.Database.Validate())...)
 	errs = append(errs, Nest("registration", c.Registration.Validate())...)

@@ -25,6 +25,7 @@ func TestDefault(t *testing.T) {
 		BaseURL:        "",
 		DataDir:        "./data",
 		SigningKeyPath: "",
+		Appservices:    []string{},
 		Database:       Database{URL: "", MaxOpenConns: 10},
 		Registration:   Registration{Mode: RegistrationToken, EnableGuests: false},
 		Rooms:          Rooms{DefaultVersion: "11"},

@@ -34,6 +34,10 @@ var keyDocs = map[string]string{
 		"verify its events. Keep it safe and never share it. Empty means\n" +
 		"<data_dir>/signing.key.",
 
+	"appservices": "Application-service registration files (bridges, bots), as YAML in the\n" +
+		"format of the Matrix spec; globs such as /etc/causeway/appservices/*.yaml\n" +
+		"are allowed. Re-read on SIGHUP.",
+
 	"database": "Where Causeway keeps its data.",
 	"database.url": "Empty: an SQLite database at <data_dir>/causeway.db.\n" +
 		"postgres://user:password@host:5432/dbname (or postgresql://): PostgreSQL,\n" +

@@ -24,17 +24,61 @@ import (
 
 // Server is one running homeserver.
 type Server struct {
-	cfg      config.Config
-	DB       *storage.DB
-	Accounts *accounts.Service
-	Rooms    *rooms.Service
-	Sync     *syncapi.Service
-	handler  http.Handler
-	log      *slog.Logger
+	cfg        config.Config
+	DB         *storage.DB
+	Accounts   *accounts.Service
+	Rooms      *rooms.Service
+	Sync       *syncapi.Service
+	handler    http.Handler
+	background []func(ctx context.Context) error
+	log        *slog.Logger
+}
+
+// Core is what a layer built on top of the homeserver (the application-service layer, which
+// the homeserver packages may not import) gets to work with.
+type Core struct {
+	ServerName string
+	DB         *storage.DB
+	Accounts   *accounts.Service
+	Rooms      *rooms.Service
+	Log        *slog.Logger
+}
+
+// AppserviceLayer is what the application-service layer adds to the server.
+type AppserviceLayer struct {
+	API      clientapi.Appservices           // authentication, namespaces, queries, pings
+	Notifier rooms.Notifier                  // hears every committed event (the transaction sender)
+	Run      func(ctx context.Context) error // background delivery while the server serves
+}
+
+// Option changes how New assembles the server.
+type Option func(*options)
+
+type options struct {
+	appservices func(context.Context, Core) (AppserviceLayer, error)
+}
+
+// WithAppservices adds the application-service layer that build makes from the core services.
+func WithAppservices(build func(context.Context, Core) (AppserviceLayer, error)) Option {
+	return func(o *options) { o.appservices = build }
+}
+
+// fanout passes each committed event to every listener. Listeners are added while New
+// assembles the server, before any event can be sent.
+type fanout []rooms.Notifier
+
+func (f *fanout) OnEvent(ev *storage.Event) {
+	for _, n := range *f {
+		n.OnEvent(ev)
+	}
 }
 
 // New opens the database (migrating it), loads or creates the signing key and wires the services.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -49,11 +93,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	notifier := syncapi.NewNotifier()
+	listeners := &fanout{notifier}
 	roomsSvc := rooms.New(db, rooms.Options{
 		ServerName:     cfg.ServerName,
 		Key:            key,
 		DefaultVersion: cfg.Rooms.DefaultVersion,
-		Notifier:       notifier,
+		Notifier:       listeners,
 		Log:            log.With("component", "rooms"),
 	})
 	syncSvc := syncapi.New(db, roomsSvc, notifier, log.With("component", "syncapi"))
@@ -63,6 +108,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		RefreshAccessLifetime: cfg.ClientAPI.RefreshTokenAccessLifetime.Std(),
 		Log:                   log.With("component", "accounts"),
 	})
+	srv := &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, log: log}
+	var appservices clientapi.Appservices
+	if o.appservices != nil {
+		layer, err := o.appservices(ctx, Core{ServerName: cfg.ServerName, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Log: log})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		appservices = layer.API
+		if layer.Notifier != nil {
+			*listeners = append(*listeners, layer.Notifier)
+		}
+		if layer.Run != nil {
+			srv.background = append(srv.background, layer.Run)
+		}
+	}
 	api := clientapi.New(clientapi.Options{
 		Config:       cfg.ClientAPI,
 		Registration: cfg.Registration,
@@ -71,9 +132,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		Accounts:     accountsSvc,
 		Rooms:        roomsSvc,
 		Sync:         syncSvc,
+		Appservices:  appservices,
 		Log:          log.With("component", "clientapi"),
 	})
-	return &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, handler: api.Handler(), log: log}, nil
+	srv.handler = api.Handler()
+	return srv, nil
 }
 
 // Handler serves every HTTP endpoint of the server.
@@ -82,9 +145,33 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Close releases the database.
 func (s *Server) Close() { s.DB.Close() }
 
-// Serve answers HTTP on l until ctx ends, then drains requests in flight (long polls are cut
-// short) for up to 10 seconds.
+// RunBackground runs the server's background work (appservice delivery) until ctx ends.
+func (s *Server) RunBackground(ctx context.Context) error {
+	errc := make(chan error, len(s.background))
+	for _, run := range s.background {
+		go func() { errc <- run(ctx) }()
+	}
+	var errs []error
+	for range s.background {
+		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Serve answers HTTP on l and runs the background work until ctx ends, then drains requests in
+// flight (long polls are cut short) for up to 10 seconds.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	bgDone := make(chan error, 1)
+	go func() { bgDone <- s.RunBackground(bgCtx) }()
+	err := s.serveHTTP(ctx, l)
+	stopBackground()
+	return errors.Join(err, <-bgDone)
+}
+
+func (s *Server) serveHTTP(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
