@@ -14,7 +14,7 @@ func TestDependencyDirection(t *testing.T) {
 		pkgs      string // go list pattern
 		forbidden []string
 	}{
-		{"causeway/homeserver/...", []string{"causeway/bridges", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},
+		{"causeway/homeserver/...", []string{"causeway/appservice", "causeway/bridges", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},
 		{"causeway/homeserver/storage/...", []string{"causeway/homeserver/rooms", "causeway/homeserver/syncapi", "causeway/homeserver/accounts", "causeway/homeserver/clientapi", "causeway/homeserver/web"}},
 		{"causeway/homeserver/rooms", []string{"causeway/homeserver/syncapi", "causeway/homeserver/clientapi", "causeway/homeserver/accounts", "causeway/homeserver/web", "causeway/homeserver/server"}},
 		{"causeway/homeserver/syncapi", []string{"causeway/homeserver/clientapi", "causeway/homeserver/server", "causeway/homeserver/web"}},

@@ -5,9 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 
+	"causeway/appservice"
 	"causeway/homeserver/server"
 )
 
@@ -17,11 +22,18 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, getenv func(
 		return err
 	}
 	log := newLogger(cfg.Log, os.Stderr)
-	srv, err := server.New(ctx, cfg, log)
+	registry := appservice.NewRegistry(cfg.ServerName)
+	if err := registry.Load(cfg.Appservices); err != nil {
+		return err
+	}
+	// Requests to appservices carry their own deadlines.
+	client := &http.Client{}
+	srv, err := server.New(ctx, cfg, log, appservice.Layer(registry, client, appservice.SenderOptions{}))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	go reloadOnHangup(ctx, registry, log)
 	if token, err := srv.FirstRunToken(ctx); err != nil {
 		return err
 	} else if token != "" {
@@ -35,4 +47,25 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, getenv func(
 	// The e2e tests read this line to find the port when listening on :0.
 	fmt.Fprintf(stdout, "listening on http://%s\n", l.Addr())
 	return srv.Serve(ctx, l)
+}
+
+// reloadOnHangup re-reads the appservice registrations on SIGHUP. A registration file with
+// errors leaves the running set as it was; queued events are never dropped, since delivery
+// state lives in the database.
+func reloadOnHangup(ctx context.Context, registry *appservice.Registry, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := registry.Reload(); err != nil {
+				log.ErrorContext(ctx, "appservice registrations not reloaded", "err", err)
+			} else {
+				log.InfoContext(ctx, "appservice registrations reloaded", "count", len(registry.All()))
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }

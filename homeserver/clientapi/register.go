@@ -113,13 +113,13 @@ func (a *API) handleRegisterAvailable(w http.ResponseWriter, r *http.Request) er
 // usernameAvailable checks that an ordinary client may register username: valid, free and not
 // reserved by an application service's exclusive namespace (M_EXCLUSIVE).
 func (a *API) usernameAvailable(r *http.Request, username string) error {
-	if err := a.accounts.UsernameAvailable(r.Context(), username); err != nil {
-		return err
-	}
+	// Reserved first: "this belongs to a bridge" explains more than the localpart rules do.
 	if a.appservices != nil {
-		return a.appservices.CheckUserID(id.NewUserID(strings.ToLower(username), a.serverName), "")
+		if err := a.appservices.CheckUserID(id.NewUserID(strings.ToLower(username), a.serverName), ""); err != nil {
+			return err
+		}
 	}
-	return nil
+	return a.accounts.UsernameAvailable(r.Context(), username)
 }
 
 // registerAppserviceUser serves POST /register with m.login.application_service: an
