@@ -63,6 +63,13 @@ func (s *Service) RateLimited(appserviceID string) bool {
 	return !ok || reg.IsRateLimited()
 }
 
+// ManagesDevices reports whether the appservice opted in to managing its users' devices
+// (MSC4190, io.element.msc4190 in its registration).
+func (s *Service) ManagesDevices(appserviceID string) bool {
+	reg, ok := s.registry.ByID(appserviceID)
+	return ok && reg.MSC4190
+}
+
 // CheckUserID refuses, with M_EXCLUSIVE, a user ID that an appservice other than appserviceID
 // holds exclusively ("" for an ordinary client's registration).
 func (s *Service) CheckUserID(userID id.UserID, appserviceID string) error {

@@ -35,6 +35,7 @@ hs_token: hs-token-testbridge-0123456789
 sender_localpart: bridgebot
 rate_limited: false
 de.sorunome.msc2409.push_ephemeral: true
+io.element.msc4190: true
 namespaces:
   users:
   - regex: '@_bridge_.*:localhost'

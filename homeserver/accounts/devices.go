@@ -87,3 +87,25 @@ func (s *Service) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs
 	}
 	return nil
 }
+
+// CreateDevice creates a device with no access token, for an application service managing its
+// users' devices itself (MSC4190: PUT /devices/{deviceId} creates the device). An existing
+// device is renamed instead; created reports which happened.
+func (s *Service) CreateDevice(ctx context.Context, userID id.UserID, deviceID id.DeviceID, name string) (created bool, err error) {
+	if err := checkDeviceID(deviceID); err != nil {
+		return false, err
+	}
+	if utf8.RuneCountInString(name) > MaxDeviceDisplayName {
+		return false, mxerr.InvalidParam.WithMessage("Device display name may not be longer than %d characters", MaxDeviceDisplayName)
+	}
+	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
+		if _, err := tx.DeviceByID(ctx, userID, deviceID); err == nil {
+			return tx.UpdateDeviceName(ctx, userID, deviceID, name)
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		created = true
+		return tx.UpsertDevice(ctx, storage.Device{UserID: userID, DeviceID: deviceID, DisplayName: name, CreatedTS: s.nowMS()})
+	})
+	return created, opError("create device", err)
+}

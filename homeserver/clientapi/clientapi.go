@@ -45,6 +45,9 @@ type Appservices interface {
 	Authenticate(ctx context.Context, token string, userID id.UserID, deviceID id.DeviceID) (req accounts.Requester, ok bool, err error)
 	// RateLimited reports whether the appservice's requests are rate limited.
 	RateLimited(appserviceID string) bool
+	// ManagesDevices reports whether the appservice creates and deletes its users' devices
+	// itself (MSC4190).
+	ManagesDevices(appserviceID string) bool
 	// CheckUserID and CheckAlias refuse with M_EXCLUSIVE what another appservice holds
 	// exclusively; appserviceID is the requester's ("" for ordinary clients).
 	CheckUserID(userID id.UserID, appserviceID string) error

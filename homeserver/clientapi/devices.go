@@ -63,10 +63,26 @@ func (a *API) handleUpdateDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := a.readJSON(w, r, &body); err != nil {
 		return err
 	}
+	req := requester(r)
+	if req.AppserviceID != "" && a.appservices.ManagesDevices(req.AppserviceID) {
+		// MSC4190: an application service creates its users' devices with this endpoint.
+		name := ""
+		if body.DisplayName != nil {
+			name = *body.DisplayName
+		}
+		created, err := a.accounts.CreateDevice(r.Context(), req.UserID, id.DeviceID(deviceID), name)
+		if err != nil {
+			return err
+		}
+		if created {
+			return web.WriteJSON(w, http.StatusCreated, struct{}{})
+		}
+		return ok(w, nil)
+	}
 	if body.DisplayName == nil {
 		return ok(w, nil)
 	}
-	if err := a.accounts.RenameDevice(r.Context(), requester(r).UserID, id.DeviceID(deviceID), *body.DisplayName); err != nil {
+	if err := a.accounts.RenameDevice(r.Context(), req.UserID, id.DeviceID(deviceID), *body.DisplayName); err != nil {
 		return err
 	}
 	return ok(w, nil)
@@ -107,6 +123,13 @@ func (a *API) deleteDevices(w http.ResponseWriter, r *http.Request, ids []id.Dev
 		ids = body.Devices
 	}
 	req := requester(r)
+	if req.AppserviceID != "" && a.appservices.ManagesDevices(req.AppserviceID) {
+		// MSC4190: application services manage their users' devices without UIA.
+		if err := a.accounts.DeleteDevices(r.Context(), req.UserID, ids); err != nil {
+			return err
+		}
+		return ok(w, nil)
+	}
 	sess, err := a.uia(r, body.Auth, req.UserID, passwordFlows)
 	if err != nil {
 		return err

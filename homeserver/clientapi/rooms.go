@@ -136,12 +136,9 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, roomID id.RoomID) err
 	return ok(w, map[string]any{"room_id": roomID})
 }
 
-// readOptionalJSON reads a JSON body that clients may omit entirely.
+// readOptionalJSON reads a JSON body that clients may omit entirely (or send as null).
 func (a *API) readOptionalJSON(w http.ResponseWriter, r *http.Request, into any) error {
-	if r.ContentLength == 0 {
-		return nil
-	}
-	return a.readJSON(w, r, into)
+	return web.ReadOptionalJSON(w, r, a.cfg.MaxRequestBodyBytes, into)
 }
 
 // resolveRoom turns a room ID or a local alias into a room ID.

@@ -69,6 +69,27 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, into any) 
 	return decodeJSONObject(body, into)
 }
 
+// ReadOptionalJSON is ReadJSON for endpoints whose body is entirely optional: no body at all,
+// and a body of JSON null (which mautrix-go sends for an omitted request struct), leave into
+// untouched.
+func ReadOptionalJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, into any) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return mxerr.TooLarge.WithMessage("Request body is larger than %d bytes", maxBytes)
+	case err != nil:
+		return mxerr.NotJSON.WithMessage("Could not read the request body")
+	}
+	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || string(trimmed) == "null" {
+		return nil
+	}
+	return decodeJSONObject(body, into)
+}
+
 func decodeJSONObject(body []byte, into any) error {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	switch {

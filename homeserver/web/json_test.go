@@ -196,3 +196,36 @@ func TestWriteJSONEncodeErrorWritesNothing(t *testing.T) {
 		t.Errorf("wrote %q with headers %v", rec.Body, rec.Header())
 	}
 }
+
+func TestReadOptionalJSON(t *testing.T) {
+	cases := []struct {
+		name, body string
+		wantCode   string
+		wantName   string
+	}{
+		{"no body", "", "", ""},
+		{"null", "null", "", ""},
+		{"object", `{"name":"x"}`, "", "x"},
+		{"not json", "{", "M_NOT_JSON", ""},
+		{"too large", `{"name":"` + strings.Repeat("x", 100) + `"}`, "M_TOO_LARGE", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+			var into struct {
+				Name string `json:"name"`
+			}
+			err := ReadOptionalJSON(httptest.NewRecorder(), r, 64, &into)
+			var re mautrix.RespError
+			switch {
+			case tc.wantCode == "" && err != nil:
+				t.Fatalf("err = %v", err)
+			case tc.wantCode != "" && (!errors.As(err, &re) || re.ErrCode != tc.wantCode):
+				t.Fatalf("err = %v, want %s", err, tc.wantCode)
+			}
+			if into.Name != tc.wantName {
+				t.Errorf("name = %q, want %q", into.Name, tc.wantName)
+			}
+		})
+	}
+}
