@@ -401,3 +401,6 @@ func firstMismatch(a, b []id.EventID) int {
 	}
 	return min(len(a), len(b))
 }
+
+// waitABit lets background delivery make progress between polls.
+func (env *bridgeEnv) waitABit() { time.Sleep(20 * time.Millisecond) }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"slices"
 	"time"
+
+	"causeway/homeserver/admin"
 )
 
 // AppserviceStatus is where delivery to one application service stands, for operators.
@@ -85,4 +87,34 @@ func fromMS(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms)
+}
+
+// AppserviceStatuses implements admin.AppserviceStatuses with Status.
+func (s *Sender) AppserviceStatuses(ctx context.Context) ([]admin.AppserviceStatus, error) {
+	statuses, err := s.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.AppserviceStatus, len(statuses))
+	for i, st := range statuses {
+		out[i] = admin.AppserviceStatus{
+			ID:                st.ID,
+			LastSuccessTS:     unixMS(st.LastSuccess),
+			LastError:         st.LastError,
+			LastErrorTS:       unixMS(st.LastErrorAt),
+			QueueDepth:        st.QueueDepth,
+			OldestQueuedAgeMS: st.OldestQueuedAge.Milliseconds(),
+			InFlightTxnID:     st.InFlightTxnID,
+			RetryAtTS:         unixMS(st.RetryAt),
+		}
+	}
+	return out, nil
+}
+
+// unixMS is t in Unix milliseconds, 0 for the zero time.
+func unixMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"causeway/homeserver/accounts"
+	"causeway/homeserver/admin"
 	"causeway/homeserver/clientapi"
 	"causeway/homeserver/config"
 	"causeway/homeserver/rooms"
@@ -49,6 +50,7 @@ type AppserviceLayer struct {
 	API      clientapi.Appservices           // authentication, namespaces, queries, pings
 	Notifier rooms.Notifier                  // hears every committed event (the transaction sender)
 	Run      func(ctx context.Context) error // background delivery while the server serves
+	Statuses admin.AppserviceStatuses        // delivery status for the admin API
 }
 
 // Option changes how New assembles the server.
@@ -110,13 +112,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	})
 	srv := &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, log: log}
 	var appservices clientapi.Appservices
+	var statuses admin.AppserviceStatuses
 	if o.appservices != nil {
 		layer, err := o.appservices(ctx, Core{ServerName: cfg.ServerName, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Log: log})
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
-		appservices = layer.API
+		appservices, statuses = layer.API, layer.Statuses
 		if layer.Notifier != nil {
 			*listeners = append(*listeners, layer.Notifier)
 		}
@@ -135,7 +138,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Appservices:  appservices,
 		Log:          log.With("component", "clientapi"),
 	})
-	srv.handler = api.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/_causeway/admin/", admin.New(accountsSvc, statuses, log.With("component", "admin")).Handler())
+	mux.Handle("/", api.Handler())
+	srv.handler = mux
 	return srv, nil
 }
 
