@@ -34,6 +34,7 @@ as_token: as-token-testbridge-0123456789
 hs_token: hs-token-testbridge-0123456789
 sender_localpart: bridgebot
 rate_limited: false
+protocols: [slack]
 de.sorunome.msc2409.push_ephemeral: true
 io.element.msc4190: true
 namespaces:

@@ -6,9 +6,11 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -60,6 +62,12 @@ type Appservices interface {
 	QueryAlias(ctx context.Context, alias id.RoomAlias) bool
 	// Ping has the homeserver ping the appservice appserviceID for requester.
 	Ping(ctx context.Context, appserviceID, requester, txnID string) (time.Duration, error)
+	// ThirdPartyProtocols, ThirdPartyProtocol and ThirdPartyLookup answer third-party lookups
+	// from the appservices that declare the protocols. kind is "location" or "user"; protocol
+	// "" asks every appservice (reverse lookups).
+	ThirdPartyProtocols(ctx context.Context) (map[string]json.RawMessage, error)
+	ThirdPartyProtocol(ctx context.Context, protocol string) (json.RawMessage, error)
+	ThirdPartyLookup(ctx context.Context, kind, protocol string, query url.Values) ([]json.RawMessage, error)
 	// Grant, Revoke and Grants manage which appservices may act as a user.
 	Grant(ctx context.Context, userID id.UserID, appserviceID string, nowTS int64) error
 	Revoke(ctx context.Context, userID id.UserID, appserviceID string) error

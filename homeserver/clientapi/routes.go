@@ -103,6 +103,14 @@ func (a *API) routesV3(r chi.Router) {
 	r.Put("/directory/room/{roomAlias}", a.authed(a.handlePutAlias))
 	r.Delete("/directory/room/{roomAlias}", a.authed(a.handleDeleteAlias))
 
+	// Third-party lookups, answered by appservices.
+	r.Get("/thirdparty/protocols", a.authed(a.handleThirdPartyProtocols))
+	r.Get("/thirdparty/protocol/{protocol}", a.authed(a.handleThirdPartyProtocol))
+	r.Get("/thirdparty/location", a.authed(a.thirdPartyLookup("location")))
+	r.Get("/thirdparty/location/{protocol}", a.authed(a.thirdPartyLookup("location")))
+	r.Get("/thirdparty/user", a.authed(a.thirdPartyLookup("user")))
+	r.Get("/thirdparty/user/{protocol}", a.authed(a.thirdPartyLookup("user")))
+
 	// Sync and filters.
 	r.Get("/sync", a.authed(a.handleSync))
 	r.Post("/user/{userId}/filter", a.authed(a.handleCreateFilter))
