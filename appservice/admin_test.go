@@ -19,13 +19,7 @@ func TestAdminStatus(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
 		env := startBridgeEnv(t, driver, dsn)
-		if _, err := env.srv.Accounts.Register(ctx, accounts.RegisterParams{Localpart: "root", Password: "admin password", Admin: true, InhibitLogin: true}); err != nil {
-			t.Fatal(err)
-		}
-		adminCli, _ := mautrix.NewClient(env.hsURL, "", "")
-		if _, err := adminCli.Login(ctx, &mautrix.ReqLogin{Type: mautrix.AuthTypePassword, Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: "root"}, Password: "admin password", StoreCredentials: true}); err != nil {
-			t.Fatal(err)
-		}
+		adminCli := env.admin(t)
 		alice := env.user(t, "alice")
 
 		// Something for the appservice to receive while it is down.
@@ -82,4 +76,20 @@ func getStatus(t *testing.T, url, token string, into any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// admin creates a server admin and returns a client logged in as them.
+func (env *bridgeEnv) admin(t *testing.T) *mautrix.Client {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := env.srv.Accounts.Register(ctx, accounts.RegisterParams{Localpart: "root", Password: "admin password", Admin: true, InhibitLogin: true}); err != nil {
+		t.Fatal(err)
+	}
+	cli, _ := mautrix.NewClient(env.hsURL, "", "")
+	login := &mautrix.ReqLogin{Type: mautrix.AuthTypePassword, Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: "root"},
+		Password: "admin password", StoreCredentials: true}
+	if _, err := cli.Login(ctx, login); err != nil {
+		t.Fatal(err)
+	}
+	return cli
 }

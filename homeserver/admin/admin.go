@@ -8,8 +8,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
+	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/accounts"
 	"causeway/homeserver/mxerr"
@@ -33,16 +35,25 @@ type AppserviceStatuses interface {
 	AppserviceStatuses(ctx context.Context) ([]AppserviceStatus, error)
 }
 
+// AppserviceGrants records which appservices may act as which users (double puppeting); the
+// appservice layer implements it.
+type AppserviceGrants interface {
+	Grant(ctx context.Context, userID id.UserID, appserviceID string, nowTS int64) error
+	Revoke(ctx context.Context, userID id.UserID, appserviceID string) error
+	Grants(ctx context.Context, userID id.UserID) ([]string, error)
+}
+
 // API holds the admin handlers' dependencies.
 type API struct {
 	accounts    *accounts.Service
 	appservices AppserviceStatuses // nil: no appservice layer
+	grants      AppserviceGrants   // nil: no appservice layer
 	log         *slog.Logger
 }
 
-// New returns the admin API. appservices may be nil.
-func New(accountsSvc *accounts.Service, appservices AppserviceStatuses, log *slog.Logger) *API {
-	return &API{accounts: accountsSvc, appservices: appservices, log: log}
+// New returns the admin API. appservices and grants may be nil.
+func New(accountsSvc *accounts.Service, appservices AppserviceStatuses, grants AppserviceGrants, log *slog.Logger) *API {
+	return &API{accounts: accountsSvc, appservices: appservices, grants: grants, log: log}
 }
 
 // Handler serves the admin routes.
@@ -52,6 +63,9 @@ func (a *API) Handler() http.Handler {
 	r.NotFound(web.NotFound)
 	r.MethodNotAllowed(web.MethodNotAllowed)
 	r.Get("/_causeway/admin/v1/appservices", a.admin(a.handleAppserviceStatus))
+	r.Get("/_causeway/admin/v1/users/{userId}/appservice_grants", a.admin(a.handleListGrants))
+	r.Put("/_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}", a.admin(a.handlePutGrant))
+	r.Delete("/_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}", a.admin(a.handleDeleteGrant))
 	return r
 }
 
@@ -87,4 +101,62 @@ func (a *API) handleAppserviceStatus(w http.ResponseWriter, r *http.Request) err
 		}
 	}
 	return web.WriteJSON(w, http.StatusOK, map[string]any{"appservices": statuses})
+}
+
+// handleListGrants serves GET /_causeway/admin/v1/users/{userId}/appservice_grants: the
+// appservices that may act as the user.
+func (a *API) handleListGrants(w http.ResponseWriter, r *http.Request) error {
+	userID, err := web.PathUserID(r, "userId")
+	if err != nil {
+		return err
+	}
+	grants := []string{}
+	if a.grants != nil {
+		list, err := a.grants.Grants(r.Context(), userID)
+		if err != nil {
+			return err
+		}
+		grants = append(grants, list...)
+	}
+	return web.WriteJSON(w, http.StatusOK, map[string]any{"appservices": grants})
+}
+
+// handlePutGrant serves PUT /_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}:
+// an admin lets an appservice act as a local user, as the user could themselves.
+func (a *API) handlePutGrant(w http.ResponseWriter, r *http.Request) error {
+	userID, appserviceID, err := a.grantParams(r)
+	if err != nil {
+		return err
+	}
+	if _, err := a.accounts.Profile(r.Context(), userID); err != nil {
+		return err
+	}
+	if err := a.grants.Grant(r.Context(), userID, appserviceID, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, struct{}{})
+}
+
+// handleDeleteGrant serves DELETE /_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}.
+func (a *API) handleDeleteGrant(w http.ResponseWriter, r *http.Request) error {
+	userID, appserviceID, err := a.grantParams(r)
+	if err != nil {
+		return err
+	}
+	if err := a.grants.Revoke(r.Context(), userID, appserviceID); err != nil {
+		return err
+	}
+	return web.WriteJSON(w, http.StatusOK, struct{}{})
+}
+
+func (a *API) grantParams(r *http.Request) (id.UserID, string, error) {
+	if a.grants == nil {
+		return "", "", mxerr.NotFound.WithMessage("no application services are configured")
+	}
+	userID, err := web.PathUserID(r, "userId")
+	if err != nil {
+		return "", "", err
+	}
+	appserviceID, err := web.PathParam(r, "appserviceId")
+	return userID, appserviceID, err
 }

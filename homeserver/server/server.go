@@ -51,6 +51,7 @@ type AppserviceLayer struct {
 	Notifier rooms.Notifier                  // hears every committed event (the transaction sender)
 	Run      func(ctx context.Context) error // background delivery while the server serves
 	Statuses admin.AppserviceStatuses        // delivery status for the admin API
+	Grants   admin.AppserviceGrants          // double-puppet grants for the admin API
 }
 
 // Option changes how New assembles the server.
@@ -113,13 +114,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	srv := &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, log: log}
 	var appservices clientapi.Appservices
 	var statuses admin.AppserviceStatuses
+	var grants admin.AppserviceGrants
 	if o.appservices != nil {
 		layer, err := o.appservices(ctx, Core{ServerName: cfg.ServerName, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Log: log})
 		if err != nil {
 			db.Close()
 			return nil, err
 		}
-		appservices, statuses = layer.API, layer.Statuses
+		appservices, statuses, grants = layer.API, layer.Statuses, layer.Grants
 		if layer.Notifier != nil {
 			*listeners = append(*listeners, layer.Notifier)
 		}
@@ -139,7 +141,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Log:          log.With("component", "clientapi"),
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/_causeway/admin/", admin.New(accountsSvc, statuses, log.With("component", "admin")).Handler())
+	mux.Handle("/_causeway/admin/", admin.New(accountsSvc, statuses, grants, log.With("component", "admin")).Handler())
 	mux.Handle("/", api.Handler())
 	srv.handler = mux
 	return srv, nil
