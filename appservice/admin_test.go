@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"maunium.net/go/mautrix"
@@ -57,6 +59,14 @@ func TestAdminStatus(t *testing.T) {
 		st := body.Appservices[0]
 		if st.LastError == "" || st.QueueDepth < 1 || st.InFlightTxnID == "" {
 			t.Errorf("status of a down appservice with a queued event: %+v", st)
+		}
+
+		rec := httptest.NewRecorder()
+		env.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+		for _, want := range []string{`causeway_appservice_queue_depth{appservice="testbridge"}`, `causeway_appservice_transaction_in_flight{appservice="testbridge"} 1`} {
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 	})
 }

@@ -9,7 +9,8 @@
 //     exclusively (M_EXCLUSIVE);
 //   - authenticating appservice requests and their masquerading, double-puppet grants, and the
 //     queries and pings the homeserver sends to appservices ([Service]);
-//   - the persisted, ordered delivery of events in transactions ([Sender]);
+//   - the persisted, ordered delivery of events in transactions ([Sender]), with typing and
+//     receipts for appservices that receive ephemeral data (MSC2409);
 //   - plugging all of it into a server ([Layer]).
 //
 // The dependency runs one way: this package builds on homeserver packages (storage, rooms,

@@ -17,6 +17,7 @@ import (
 
 	"causeway/homeserver/rooms"
 	"causeway/homeserver/storage"
+	"causeway/homeserver/syncapi"
 )
 
 // SenderOptions configures a Sender. Zero fields take the defaults given.
@@ -51,6 +52,8 @@ const (
 // (storage/appservices.go): a cursor into the event stream and the transaction in flight,
 // stored with its body before it is sent, so that a retry, also after a restart, sends the same
 // body under the same transaction ID, and a stopped or unreachable appservice loses nothing.
+// Typing and receipts, for the registrations that receive ephemeral data, wait in memory and
+// ride with the next transaction (ephemeral.go): they are best effort.
 type Sender struct {
 	db       *storage.DB
 	rooms    *rooms.Service
@@ -204,21 +207,26 @@ func (s *Sender) deliver(ctx context.Context, reg *Registration, txn storage.App
 
 func txnIDString(txnID int64) string { return strconv.FormatInt(txnID, 10) }
 
-// transaction is the body of a transaction request. Ephemeral data and to-device messages
-// are not pushed yet.
+// transaction is the body of a transaction request. To-device messages are not pushed yet.
 type transaction struct {
 	Events []*rooms.ClientEvent `json:"events"`
+	// Ephemeral holds typing and receipts for appservices that receive ephemeral data
+	// (content/application-service-api.md, "Pushing ephemeral data"). The same list goes
+	// under MSC2409's unstable name, which mautrix-go reads when the stable one is absent and
+	// older bridges read alone; an appservice reading both reads only one.
+	Ephemeral        []syncapi.EphemeralEvent `json:"ephemeral,omitempty"`
+	MSC2409Ephemeral []syncapi.EphemeralEvent `json:"de.sorunome.msc2409.ephemeral,omitempty"`
 }
 
-// newTransaction renders events as a transaction body.
-func (s *Sender) newTransaction(ctx context.Context, evs []*storage.Event) ([]byte, error) {
+// newTransaction renders events and ephemeral data as a transaction body.
+func (s *Sender) newTransaction(ctx context.Context, evs []*storage.Event, ephemeral []syncapi.EphemeralEvent) ([]byte, error) {
 	// No viewer: unsigned.transaction_id is only for the device that sent an event. The
 	// unsigned.age computed here is resent unchanged on retries, as the body must not change.
 	formatted, err := s.rooms.FormatEvents(ctx, evs, rooms.FormatOptions{Now: s.opts.Now()})
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(transaction{Events: formatted})
+	return json.Marshal(transaction{Events: formatted, Ephemeral: ephemeral, MSC2409Ephemeral: ephemeral})
 }
 
 // backoff is the wait after the failures-th failure in a row: MinBackoff doubled per earlier
@@ -246,6 +254,8 @@ type worker struct {
 	wake   chan struct{} // buffered 1: wake-ups coalesce
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	ephemeral ephemeralQueue // for the next transaction, if reg.ReceiveEphemeral
 
 	mu sync.Mutex
 	st workerState
@@ -408,22 +418,26 @@ func (w *worker) send(ctx context.Context) error {
 	return nil
 }
 
-// scan reads the next batch of events after the cursor and keeps those of interest. If there
-// are none it moves the cursor past the batch; otherwise it stores them as the next
-// transaction, whose delivery will move the cursor past the whole batch.
+// scan reads the next batch of events after the cursor and keeps those of interest, with the
+// queued ephemeral data of interest. If there is none it moves the cursor past the batch;
+// otherwise it stores them as the next transaction, whose delivery will move the cursor past
+// the whole batch.
 func (w *worker) scan(ctx context.Context) (bool, error) {
 	cursor := w.st.stream.DeliveredPos
 	head, err := w.s.db.Counter(ctx, "events")
-	if err != nil || head <= cursor {
-		return false, err
-	}
-	evs, err := w.s.db.EventsInRange(ctx, cursor, head, w.s.opts.BatchSize)
 	if err != nil {
 		return false, err
 	}
-	upto := head
-	if len(evs) == w.s.opts.BatchSize {
-		upto = evs[len(evs)-1].StreamPos
+	var evs []*storage.Event
+	upto := cursor
+	if head > cursor {
+		if evs, err = w.s.db.EventsInRange(ctx, cursor, head, w.s.opts.BatchSize); err != nil {
+			return false, err
+		}
+		upto = head
+		if len(evs) == w.s.opts.BatchSize {
+			upto = evs[len(evs)-1].StreamPos
+		}
 	}
 	var keep []*storage.Event
 	for _, ev := range evs {
@@ -436,15 +450,23 @@ func (w *worker) scan(ctx context.Context) (bool, error) {
 			keep = append(keep, ev)
 		}
 	}
+	// Ephemeral data that a failure below loses is not resent: it is best effort.
+	ephemeral, err := w.takeEphemeral(ctx)
+	if err != nil {
+		return false, fmt.Errorf("ephemeral interest: %w", err)
+	}
 	now := w.nowMS()
-	if len(keep) == 0 {
+	if len(keep) == 0 && len(ephemeral) == 0 {
+		if upto == cursor {
+			return false, nil
+		}
 		if err := w.s.db.AdvanceAppserviceStream(ctx, w.reg.ID, upto, now); err != nil {
 			return false, err
 		}
 		w.update(func(st *workerState) { st.stream.DeliveredPos, st.stream.LastSuccessTS = upto, now })
 		return true, nil
 	}
-	body, err := w.s.newTransaction(ctx, keep)
+	body, err := w.s.newTransaction(ctx, keep, ephemeral)
 	if err != nil {
 		return false, fmt.Errorf("render transaction: %w", err)
 	}
@@ -459,7 +481,7 @@ func (w *worker) scan(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	w.log.DebugContext(ctx, "appservice transaction created", "txn_id", txnIDString(txn.TxnID), "events", len(keep))
+	w.log.DebugContext(ctx, "appservice transaction created", "txn_id", txnIDString(txn.TxnID), "events", len(keep), "ephemeral", len(ephemeral))
 	w.update(func(st *workerState) { st.inflight = &txn })
 	return true, nil
 }

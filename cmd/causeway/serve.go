@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"causeway/appservice"
 	"causeway/homeserver/server"
@@ -43,6 +44,16 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, getenv func(
 	if err != nil {
 		return err
 	}
+	if cfg.AdminListen != "" {
+		adminL, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			return err
+		}
+		adminSrv := &http.Server{Handler: adminMux(srv), ReadHeaderTimeout: 10 * time.Second}
+		go adminSrv.Serve(adminL)
+		defer adminSrv.Close()
+		log.InfoContext(ctx, "admin listener (metrics)", "addr", adminL.Addr().String())
+	}
 	log.InfoContext(ctx, "causeway listening", "version", version, "addr", l.Addr().String(), "server_name", cfg.ServerName)
 	// The e2e tests read this line to find the port when listening on :0.
 	fmt.Fprintf(stdout, "listening on http://%s\n", l.Addr())
@@ -68,4 +79,11 @@ func reloadOnHangup(ctx context.Context, registry *appservice.Registry, log *slo
 			return
 		}
 	}
+}
+
+// adminMux serves the admin listener: Prometheus metrics.
+func adminMux(srv *server.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", srv.MetricsHandler())
+	return mux
 }

@@ -96,6 +96,9 @@ func (a *API) routesV3(r chi.Router) {
 		r.Get("/joined_members", a.authed(a.handleJoinedMembers))
 		r.Get("/messages", a.authed(a.handleMessages))
 		r.Get("/aliases", a.authed(a.handleGetRoomAliases))
+		r.Put("/typing/{userId}", a.authed(a.handleTyping))
+		r.Post("/receipt/{receiptType}/{eventId}", a.authed(a.handleReceipt))
+		r.Post("/read_markers", a.authed(a.handleReadMarkers))
 	})
 
 	// Room aliases.

@@ -43,6 +43,9 @@ type Config struct {
 	// DataDir. Use SigningKeyFile for the effective value.
 	SigningKeyPath string `yaml:"signing_key_path"`
 
+	// AdminListen is the host:port of the admin listener (Prometheus /metrics); empty: none.
+	AdminListen string `yaml:"admin_listen"`
+
 	// Appservices lists application-service registration files; globs are allowed.
 	Appservices []string `yaml:"appservices"`
 
@@ -102,6 +105,11 @@ func (c Config) problems() []error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, keyErrorf("data_dir", "must not be empty"))
+	}
+	if c.AdminListen != "" {
+		if err := validateListen(c.AdminListen); err != nil {
+			errs = append(errs, &KeyError{Key: "admin_listen", Err: err})
+		}
 	}
 	for i, path := range c.Appservices {
 		if path == "" {

@@ -34,6 +34,8 @@ var keyDocs = map[string]string{
 		"verify its events. Keep it safe and never share it. Empty means\n" +
 		"<data_dir>/signing.key.",
 
+	"admin_listen": "The host:port of the admin listener, which serves Prometheus metrics at\n" +
+		"/metrics without authentication: bind it to a private address. Empty: off.",
 	"appservices": "Application-service registration files (bridges, bots), as YAML in the\n" +
 		"format of the Matrix spec; globs such as /etc/causeway/appservices/*.yaml\n" +
 		"are allowed. Re-read on SIGHUP.",

@@ -13,6 +13,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"maunium.net/go/mautrix/id"
+
 	"causeway/homeserver/accounts"
 	"causeway/homeserver/admin"
 	"causeway/homeserver/clientapi"
@@ -31,6 +36,7 @@ type Server struct {
 	Rooms      *rooms.Service
 	Sync       *syncapi.Service
 	handler    http.Handler
+	metrics    *prometheus.Registry
 	background []func(ctx context.Context) error
 	log        *slog.Logger
 }
@@ -52,6 +58,10 @@ type AppserviceLayer struct {
 	Run      func(ctx context.Context) error // background delivery while the server serves
 	Statuses admin.AppserviceStatuses        // delivery status for the admin API
 	Grants   admin.AppserviceGrants          // double-puppet grants for the admin API
+	Metrics  prometheus.Collector            // delivery metrics for /metrics
+
+	// Ephemeral hears typing and receipt changes (the transaction sender); may be nil.
+	Ephemeral syncapi.EphemeralNotifier
 }
 
 // Option changes how New assembles the server.
@@ -73,6 +83,21 @@ type fanout []rooms.Notifier
 func (f *fanout) OnEvent(ev *storage.Event) {
 	for _, n := range *f {
 		n.OnEvent(ev)
+	}
+}
+
+// ephemeralFanout passes typing and receipt changes to every listener, added like fanout's.
+type ephemeralFanout []syncapi.EphemeralNotifier
+
+func (f *ephemeralFanout) OnTyping(roomID id.RoomID, userIDs []id.UserID) {
+	for _, n := range *f {
+		n.OnTyping(roomID, userIDs)
+	}
+}
+
+func (f *ephemeralFanout) OnReceipt(r storage.Receipt) {
+	for _, n := range *f {
+		n.OnReceipt(r)
 	}
 }
 
@@ -104,14 +129,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Notifier:       listeners,
 		Log:            log.With("component", "rooms"),
 	})
-	syncSvc := syncapi.New(db, roomsSvc, notifier, log.With("component", "syncapi"))
+	ephemeral := &ephemeralFanout{}
+	syncSvc := syncapi.New(db, roomsSvc, notifier, ephemeral, log.With("component", "syncapi"))
+	*listeners = append(*listeners, syncSvc)
 	accountsSvc := accounts.New(db, accounts.Options{
 		ServerName:            cfg.ServerName,
 		AccessTokenLifetime:   cfg.ClientAPI.AccessTokenLifetime.Std(),
 		RefreshAccessLifetime: cfg.ClientAPI.RefreshTokenAccessLifetime.Std(),
 		Log:                   log.With("component", "accounts"),
 	})
-	srv := &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, log: log}
+	srv := &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, metrics: prometheus.NewRegistry(), log: log}
+	srv.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var appservices clientapi.Appservices
 	var statuses admin.AppserviceStatuses
 	var grants admin.AppserviceGrants
@@ -127,6 +155,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 		if layer.Run != nil {
 			srv.background = append(srv.background, layer.Run)
+		}
+		if layer.Ephemeral != nil {
+			*ephemeral = append(*ephemeral, layer.Ephemeral)
+		}
+		if layer.Metrics != nil {
+			srv.metrics.MustRegister(layer.Metrics)
 		}
 	}
 	api := clientapi.New(clientapi.Options{
@@ -149,6 +183,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 
 // Handler serves every HTTP endpoint of the server.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the server's Prometheus metrics, for the admin listener.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})
+}
 
 // Close releases the database.
 func (s *Server) Close() { s.DB.Close() }

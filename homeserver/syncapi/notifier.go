@@ -10,7 +10,9 @@ import (
 )
 
 // Notifier wakes long-polling /sync requests when an event arrives in a room they watch, or
-// when a membership event names their user (an invite to a room they are not in yet).
+// when a membership event names their user (an invite to a room they are not in yet), and on
+// changes outside the event stream: typing and receipts in a room (WakeRoom), a user's own
+// private data (WakeUser).
 // A listener registers before its request reads the database, so an event committed after the
 // read always wakes it; an event committed before is already in what it read.
 type Notifier struct {
@@ -67,6 +69,16 @@ func (n *Notifier) OnEvent(ev *storage.Event) {
 		for l := range n.byUser[id.UserID(*ev.StateKey)] {
 			l.wake()
 		}
+	}
+}
+
+// WakeRoom wakes every listener watching a room, for changes in it that are not events
+// (typing, receipts).
+func (n *Notifier) WakeRoom(roomID id.RoomID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for l := range n.byRoom[roomID] {
+		l.wake()
 	}
 }
 

@@ -14,9 +14,9 @@ import (
 	"causeway/homeserver/storage"
 )
 
-// roomsStream computes rooms.join, rooms.invite and rooms.leave for the range (since, upto].
-// since 0 is an initial sync.
-func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int64) (*RoomsBlock, error) {
+// roomsStream computes rooms.join, rooms.invite and rooms.leave for the event range
+// (since, upto] and the ephemeral window w. since 0 is an initial sync.
+func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int64, w *ephemeralWindow) (*RoomsBlock, error) {
 	memberships, err := s.db.RoomsOfUser(ctx, req.UserID)
 	if err != nil {
 		return nil, err
@@ -51,13 +51,19 @@ func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int6
 					return nil, err
 				}
 			}
-			if !newlyJoined && !req.FullState && active[roomID] == 0 {
-				continue
-			}
-			jr, err := s.joinedRoom(ctx, req, roomID, since, upto, newlyJoined || req.FullState)
+			full := newlyJoined || req.FullState
+			ephemeral, err := s.roomEphemeral(ctx, req, roomID, w, full)
 			if err != nil {
 				return nil, err
 			}
+			if !full && active[roomID] == 0 && len(ephemeral) == 0 {
+				continue
+			}
+			jr, err := s.joinedRoom(ctx, req, roomID, since, upto, full)
+			if err != nil {
+				return nil, err
+			}
+			jr.Ephemeral.Events = ephemeral
 			block.Join[roomID] = jr
 		case event.MembershipInvite:
 			if !initial && !changed {

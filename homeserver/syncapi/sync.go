@@ -19,7 +19,8 @@ type Request struct {
 }
 
 // Sync answers a sync request. An incremental request with nothing new waits up to Timeout for
-// an event, then answers with whatever arrived (possibly nothing).
+// an event, typing or a receipt in the user's rooms, then answers with whatever arrived
+// (possibly nothing).
 func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	if req.Since == nil || req.Timeout <= 0 || req.FullState {
 		return s.compute(ctx, req)
@@ -50,22 +51,34 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	return s.compute(ctx, req)
 }
 
-// compute assembles one response from the database as it is now.
+// compute assembles one response from the database (and the typing tracker) as it is now.
 func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
-	upto, err := s.db.Counter(ctx, "events")
+	upto, err := s.positions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	since := int64(0)
+	w := &ephemeralWindow{upto: upto}
 	if req.Since != nil {
-		since = min(req.Since.Events, upto)
+		w.since = StreamToken{
+			Events:   min(req.Since.Events, upto.Events),
+			Typing:   req.Since.Typing,
+			Receipts: min(req.Since.Receipts, upto.Receipts),
+		}
+		if w.since.Typing > upto.Typing {
+			// A token from before a restart that outran the new positions: send every
+			// room's typing as if the token had none.
+			w.since.Typing = 0
+		}
+		if w.receipts, err = s.receiptsSince(ctx, req.UserID, w.since.Receipts, upto.Receipts); err != nil {
+			return nil, err
+		}
 	}
-	block, err := s.roomsStream(ctx, req, since, upto)
+	block, err := s.roomsStream(ctx, req, w.since.Events, upto.Events, w)
 	if err != nil {
 		return nil, err
 	}
 	resp := &Response{
-		NextBatch:   StreamToken{Events: upto}.String(),
+		NextBatch:   upto.String(),
 		AccountData: emptyEvents(),
 		Presence:    emptyEvents(),
 		ToDevice:    emptyEvents(),
@@ -74,6 +87,21 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 		resp.Rooms = block
 	}
 	return resp, nil
+}
+
+// positions returns the current position of every stream. The typing position is read
+// before anything else: a typing change after it shows in this response and again in the
+// next, never in neither.
+func (s *Service) positions(ctx context.Context) (StreamToken, error) {
+	t := StreamToken{Typing: s.typing.position()}
+	var err error
+	if t.Events, err = s.db.Counter(ctx, "events"); err != nil {
+		return StreamToken{}, err
+	}
+	if t.Receipts, err = s.db.Counter(ctx, "receipts"); err != nil {
+		return StreamToken{}, err
+	}
+	return t, nil
 }
 
 func emptyEvents() EventsBlock { return EventsBlock{Events: []any{}} }

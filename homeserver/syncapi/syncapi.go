@@ -1,6 +1,8 @@
 // Package syncapi serves /sync and /messages: stream tokens, filters, the long-poll notifier and
-// the assembly of each stream of a sync response (one file per stream). Room logic (state,
-// visibility, event rendering) comes from homeserver/rooms; SQL from homeserver/storage.
+// the assembly of each stream of a sync response (one file per stream). It also owns the
+// ephemeral data that /sync delivers: typing notifications (in memory) and read receipts.
+// Room logic (state, visibility, event rendering) comes from homeserver/rooms; SQL from
+// homeserver/storage.
 package syncapi
 
 import (
@@ -13,14 +15,20 @@ import (
 
 // Service assembles sync responses.
 type Service struct {
-	db       *storage.DB
-	rooms    *rooms.Service
-	notifier *Notifier
-	log      *slog.Logger
-	now      func() time.Time
+	db        *storage.DB
+	rooms     *rooms.Service
+	notifier  *Notifier
+	ephemeral EphemeralNotifier // nil: typing and receipts go to /sync only
+	typing    *typingTracker
+	log       *slog.Logger
+	now       func() time.Time
 }
 
-// New returns a Service. notifier must be the one rooms.Service reports events to.
-func New(db *storage.DB, roomsSvc *rooms.Service, notifier *Notifier, log *slog.Logger) *Service {
-	return &Service{db: db, rooms: roomsSvc, notifier: notifier, log: log, now: time.Now}
+// New returns a Service. notifier must be the one rooms.Service reports events to; ephemeral,
+// which may be nil, hears about typing and receipt changes. The Service itself is a
+// rooms.Notifier too, which must hear every event (it stops the typing of members who leave).
+func New(db *storage.DB, roomsSvc *rooms.Service, notifier *Notifier, ephemeral EphemeralNotifier, log *slog.Logger) *Service {
+	s := &Service{db: db, rooms: roomsSvc, notifier: notifier, ephemeral: ephemeral, log: log, now: time.Now}
+	s.typing = newTypingTracker(s.now(), s.typingChanged)
+	return s
 }

@@ -9,26 +9,39 @@ import (
 	"causeway/homeserver/storage"
 )
 
-// StreamToken is a /sync position: one position per stream. Today the only stream is the
-// event stream; later streams append "_"-separated fields, and older tokens stay readable
-// with the new fields at zero.
+// StreamToken is a /sync position: one position per stream, written "s{events}_{typing}_{receipts}".
+// Later streams append "_"-separated fields; a token with fewer fields (an older server's
+// "s{events}") reads with the missing positions at zero, and fields beyond those this server
+// knows (a newer server's) are ignored.
 type StreamToken struct {
-	Events int64
+	Events   int64 // the "events" counter
+	Typing   int64 // the in-memory typing stream (typing.go)
+	Receipts int64 // the "receipts" counter
 }
 
-func (t StreamToken) String() string { return "s" + strconv.FormatInt(t.Events, 10) }
+func (t StreamToken) String() string {
+	return "s" + strconv.FormatInt(t.Events, 10) + "_" + strconv.FormatInt(t.Typing, 10) + "_" + strconv.FormatInt(t.Receipts, 10)
+}
 
-// ParseStreamToken reads a token written by StreamToken.String.
+// ParseStreamToken reads a token written by StreamToken.String, or by an older version of it.
 func ParseStreamToken(s string) (StreamToken, error) {
-	fields := strings.Split(strings.TrimPrefix(s, "s"), "_")
-	if !strings.HasPrefix(s, "s") || len(fields) == 0 {
-		return StreamToken{}, mxerr.InvalidParam.WithMessage("invalid stream token %q", s)
+	invalid := mxerr.InvalidParam.WithMessage("invalid stream token %q", s)
+	rest, ok := strings.CutPrefix(s, "s")
+	if !ok {
+		return StreamToken{}, invalid
 	}
-	events, err := strconv.ParseInt(fields[0], 10, 64)
-	if err != nil || events < 0 {
-		return StreamToken{}, mxerr.InvalidParam.WithMessage("invalid stream token %q", s)
+	var t StreamToken
+	fields := []*int64{&t.Events, &t.Typing, &t.Receipts}
+	for i, f := range strings.Split(rest, "_") {
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || v < 0 {
+			return StreamToken{}, invalid
+		}
+		if i < len(fields) {
+			*fields[i] = v
+		}
 	}
-	return StreamToken{Events: events}, nil
+	return t, nil
 }
 
 // TopoToken is a /messages position: the gap just before the event at (Depth, StreamPos) in the

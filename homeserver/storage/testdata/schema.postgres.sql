@@ -81,6 +81,16 @@ created_ts bigint nullable=NO default=""
 room_id text nullable=NO default=""
 event_id text nullable=NO default=""
 
+-- table receipts
+room_id text nullable=NO default=""
+user_id text nullable=NO default=""
+receipt_type text nullable=NO default=""
+thread_id text nullable=NO default=""
+event_id text nullable=NO default=""
+event_pos bigint nullable=NO default=""
+ts bigint nullable=NO default=""
+stream_pos bigint nullable=NO default=""
+
 -- table refresh_tokens
 token_hash text nullable=NO default=""
 user_id text nullable=NO default=""
@@ -178,6 +188,9 @@ CREATE UNIQUE INDEX events_stream_pos_key ON public.events USING btree (stream_p
 CREATE UNIQUE INDEX filters_pkey ON public.filters USING btree (user_id, filter_id)
 CREATE UNIQUE INDEX forgotten_rooms_pkey ON public.forgotten_rooms USING btree (user_id, room_id)
 CREATE UNIQUE INDEX forward_extremities_pkey ON public.forward_extremities USING btree (room_id, event_id)
+CREATE UNIQUE INDEX receipts_pkey ON public.receipts USING btree (room_id, user_id, receipt_type, thread_id)
+CREATE INDEX receipts_room_stream ON public.receipts USING btree (room_id, stream_pos)
+CREATE INDEX receipts_stream ON public.receipts USING btree (stream_pos)
 CREATE INDEX refresh_tokens_device ON public.refresh_tokens USING btree (user_id, device_id)
 CREATE INDEX refresh_tokens_next ON public.refresh_tokens USING btree (next_token_hash)
 CREATE UNIQUE INDEX refresh_tokens_pkey ON public.refresh_tokens USING btree (token_hash)

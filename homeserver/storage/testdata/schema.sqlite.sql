@@ -113,6 +113,24 @@ CREATE TABLE forward_extremities (
 	PRIMARY KEY (room_id, event_id)
 );
 
+-- table receipts
+CREATE TABLE receipts (
+	room_id TEXT NOT NULL,
+	user_id TEXT NOT NULL,
+	-- m.read, m.read.private, or m.fully_read (kept here until room account data exists; it is
+	-- never sent as an m.receipt)
+	receipt_type TEXT NOT NULL,
+	-- '' for an unthreaded receipt, otherwise 'main' or a thread root's event ID
+	thread_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	-- the stream position of event_id: a receipt only ever moves forward, so a late or repeated
+	-- request for an earlier event changes nothing
+	event_pos BIGINT NOT NULL,
+	ts BIGINT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	PRIMARY KEY (room_id, user_id, receipt_type, thread_id)
+);
+
 -- table refresh_tokens
 CREATE TABLE refresh_tokens (
 	token_hash TEXT PRIMARY KEY,
@@ -230,6 +248,12 @@ CREATE INDEX events_room_stream ON events (room_id, stream_pos);
 
 -- index events_room_topo
 CREATE INDEX events_room_topo ON events (room_id, depth, stream_pos);
+
+-- index receipts_room_stream
+CREATE INDEX receipts_room_stream ON receipts (room_id, stream_pos);
+
+-- index receipts_stream
+CREATE INDEX receipts_stream ON receipts (stream_pos);
 
 -- index refresh_tokens_device
 CREATE INDEX refresh_tokens_device ON refresh_tokens (user_id, device_id);

@@ -1,0 +1,151 @@
+package appservice
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/storage"
+	"causeway/homeserver/syncapi"
+)
+
+// maxQueuedEphemeral bounds the typing and receipt updates waiting for one appservice's next
+// transaction. Past it the oldest update is dropped: ephemeral data is best effort.
+const maxQueuedEphemeral = 1000
+
+// OnTyping implements syncapi.EphemeralNotifier: it queues who is typing in roomID for the
+// appservices that receive ephemeral data, to go with their next transaction. It never blocks.
+func (s *Sender) OnTyping(roomID id.RoomID, userIDs []id.UserID) {
+	s.queueEphemeral(ephemeralKey{roomID: roomID}, ephemeralUpdate{typing: slices.Clone(userIDs)})
+}
+
+// OnReceipt implements syncapi.EphemeralNotifier like OnTyping, for a receipt.
+func (s *Sender) OnReceipt(r storage.Receipt) {
+	s.queueEphemeral(ephemeralKey{roomID: r.RoomID, userID: r.UserID, receiptType: r.Type, threadID: r.ThreadID}, ephemeralUpdate{receipt: r})
+}
+
+func (s *Sender) queueEphemeral(k ephemeralKey, u ephemeralUpdate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.workers {
+		if w.reg.ReceiveEphemeral {
+			w.ephemeral.put(k, u)
+			w.nudge()
+		}
+	}
+}
+
+// takeEphemeral empties the worker's ephemeral queue and returns what of it interests the
+// appservice, rendered for a transaction: typing and receipts in the rooms it is interested
+// in (as for events, content/application-service-api.md "Pushing ephemeral data"), private
+// receipts only of users in its namespace. If the interest cannot be read, the updates go
+// back in the queue.
+func (w *worker) takeEphemeral(ctx context.Context) ([]syncapi.EphemeralEvent, error) {
+	updates := w.ephemeral.take()
+	var typing []syncapi.EphemeralEvent
+	var receipts []storage.Receipt
+	for i, u := range updates {
+		ok, err := w.s.interest.interestedInRoom(ctx, w.reg, u.key.roomID)
+		if err != nil {
+			w.ephemeral.putBack(updates[i:])
+			return nil, err
+		}
+		switch {
+		case !ok:
+		case u.key.receiptType == "":
+			typing = append(typing, syncapi.TypingEvent(u.key.roomID, u.typing))
+		case u.key.receiptType != event.ReceiptTypeReadPrivate || w.reg.InterestedInUser(u.key.userID, w.s.registry.ServerName()):
+			receipts = append(receipts, u.receipt)
+		}
+	}
+	return append(typing, syncapi.ReceiptEvents(receipts)...), nil
+}
+
+// interestedInRoom reports whether events in the room go to reg whoever sends them: the room
+// is in its room namespace, or interests it by its members or alias.
+func (in *interest) interestedInRoom(ctx context.Context, reg *Registration, roomID id.RoomID) (bool, error) {
+	if reg.InterestedInRoom(roomID) {
+		return true, nil
+	}
+	return in.roomInterests(ctx, reg, roomID)
+}
+
+// ephemeralKey names what an update replaces: who types in a room (receiptType ""), or one
+// user's receipt of one type and thread.
+type ephemeralKey struct {
+	roomID      id.RoomID
+	userID      id.UserID
+	receiptType event.ReceiptType
+	threadID    string
+}
+
+type ephemeralUpdate struct {
+	key     ephemeralKey
+	seq     uint64 // queue order
+	typing  []id.UserID
+	receipt storage.Receipt
+}
+
+// ephemeralQueue holds a worker's pending ephemeral updates in memory, the latest per key.
+// They are attached to the next transaction the worker builds; once that body is stored it
+// never changes, so a retry resends exactly what the first attempt carried. A restart or a
+// changed registration loses what is queued.
+type ephemeralQueue struct {
+	mu      sync.Mutex
+	seq     uint64
+	pending map[ephemeralKey]ephemeralUpdate
+}
+
+// put queues u under k, replacing an older update of k, and drops the oldest update when the
+// queue is full.
+func (q *ephemeralQueue) put(k ephemeralKey, u ephemeralUpdate) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pending == nil {
+		q.pending = make(map[ephemeralKey]ephemeralUpdate)
+	}
+	q.seq++
+	u.key, u.seq = k, q.seq
+	q.pending[k] = u
+	if len(q.pending) > maxQueuedEphemeral {
+		oldest := u
+		for _, p := range q.pending {
+			if p.seq < oldest.seq {
+				oldest = p
+			}
+		}
+		delete(q.pending, oldest.key)
+	}
+}
+
+// take empties the queue and returns its updates in queue order.
+func (q *ephemeralQueue) take() []ephemeralUpdate {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]ephemeralUpdate, 0, len(q.pending))
+	for _, u := range q.pending {
+		out = append(out, u)
+	}
+	clear(q.pending)
+	slices.SortFunc(out, func(a, b ephemeralUpdate) int { return cmp.Compare(a.seq, b.seq) })
+	return out
+}
+
+// putBack returns taken updates to the queue, except where a newer update of the same key
+// arrived meanwhile.
+func (q *ephemeralQueue) putBack(updates []ephemeralUpdate) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pending == nil {
+		q.pending = make(map[ephemeralKey]ephemeralUpdate)
+	}
+	for _, u := range updates {
+		if _, newer := q.pending[u.key]; !newer && len(q.pending) < maxQueuedEphemeral {
+			q.pending[u.key] = u
+		}
+	}
+}
