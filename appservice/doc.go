@@ -11,7 +11,8 @@
 //     queries and pings the homeserver sends to appservices ([Service]);
 //   - the persisted, ordered delivery of events in transactions ([Sender]), with typing and
 //     receipts for appservices that receive ephemeral data (MSC2409);
-//   - plugging all of it into a server ([Layer]).
+//   - plugging all of it into a server ([Layer]), and the in-process HTTP transport that lets
+//     Causeway's built-in bridges take exactly that path without a socket ([InProcessTransport]).
 //
 // The dependency runs one way: this package builds on homeserver packages (storage, rooms,
 // accounts, server), and no homeserver package imports it; the client API reaches it through
