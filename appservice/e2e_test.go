@@ -221,83 +221,94 @@ func errCode(err error) string {
 // masquerading with massaged timestamps, receiving its rooms' events in order, and pinging.
 func TestBridgeFlow(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
-		ctx := context.Background()
 		env := startBridgeEnv(t, driver, dsn)
-		bot := env.as.BotIntent()
-		if err := bot.EnsureRegistered(ctx); err != nil {
-			t.Fatalf("bot: %v", err)
-		}
-		portalAlias := id.RoomAlias("#_bridge_general:localhost")
-		queried := make(chan id.RoomAlias, 1)
-		env.as.QueryHandler = queryHandler{alias: func(alias id.RoomAlias) bool {
-			_, err := bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{RoomAliasName: "_bridge_general", Preset: "public_chat", Name: "general"})
-			if err != nil {
-				t.Errorf("create portal: %v", err)
-				return false
-			}
-			queried <- alias
-			return true
-		}}
+		runBridgeFlow(t, env.as, env.user, env.waitEvents)
+	})
+}
 
-		alice := env.user(t, "alice")
-		joined, err := alice.JoinRoom(ctx, string(portalAlias), nil)
+// runBridgeFlow is the bridge's day, over whatever transport as and newUser use. receive
+// collects the room's events as the appservice gets them until have says it has them all.
+func runBridgeFlow(t *testing.T, as *mxappservice.AppService, newUser func(*testing.T, string) *mautrix.Client,
+	receive func(t *testing.T, roomID id.RoomID, have func([]*event.Event) bool) []*event.Event) {
+	t.Helper()
+	ctx := context.Background()
+	bot := as.BotIntent()
+	if err := bot.EnsureRegistered(ctx); err != nil {
+		t.Fatalf("bot: %v", err)
+	}
+	portalAlias := id.RoomAlias("#_bridge_general:localhost")
+	queried := make(chan id.RoomAlias, 1)
+	as.QueryHandler = queryHandler{alias: func(alias id.RoomAlias) bool {
+		_, err := bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{RoomAliasName: "_bridge_general", Preset: "public_chat", Name: "general"})
 		if err != nil {
-			t.Fatalf("joining the portal alias: %v", err)
+			t.Errorf("create portal: %v", err)
+			return false
 		}
-		if got := <-queried; got != portalAlias {
-			t.Errorf("alias query for %s, want %s", got, portalAlias)
-		}
-		roomID := joined.RoomID
+		queried <- alias
+		return true
+	}}
 
-		ghost := env.as.Intent("@_bridge_slackbob:localhost")
-		if err := ghost.EnsureRegistered(ctx); err != nil {
-			t.Fatalf("ghost: %v", err)
-		}
-		if err := ghost.EnsureJoined(ctx, roomID); err != nil {
-			t.Fatalf("ghost join: %v", err)
-		}
-		const oldTS = int64(1_600_000_000_000)
-		massaged, err := ghost.SendMassagedMessageEvent(ctx, roomID, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: "from slack, long ago"}, oldTS)
-		if err != nil {
-			t.Fatalf("massaged send: %v", err)
-		}
-		ev, err := alice.GetEvent(ctx, roomID, massaged.EventID)
+	alice := newUser(t, "alice")
+	joined, err := alice.JoinRoom(ctx, string(portalAlias), nil)
+	if err != nil {
+		t.Fatalf("joining the portal alias: %v", err)
+	}
+	if got := <-queried; got != portalAlias {
+		t.Errorf("alias query for %s, want %s", got, portalAlias)
+	}
+	roomID := joined.RoomID
+
+	ghost := as.Intent("@_bridge_slackbob:localhost")
+	if err := ghost.EnsureRegistered(ctx); err != nil {
+		t.Fatalf("ghost: %v", err)
+	}
+	if err := ghost.EnsureJoined(ctx, roomID); err != nil {
+		t.Fatalf("ghost join: %v", err)
+	}
+	const oldTS = int64(1_600_000_000_000)
+	massaged, err := ghost.SendMassagedMessageEvent(ctx, roomID, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: "from slack, long ago"}, oldTS)
+	if err != nil {
+		t.Fatalf("massaged send: %v", err)
+	}
+	ev, err := alice.GetEvent(ctx, roomID, massaged.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Timestamp != oldTS || ev.Sender != ghost.UserID {
+		t.Errorf("massaged event has ts %d and sender %s, want %d and %s", ev.Timestamp, ev.Sender, oldTS, ghost.UserID)
+	}
+
+	var sent []id.EventID
+	for i := range 20 {
+		resp, err := alice.SendText(ctx, roomID, fmt.Sprintf("to the bridge %d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Timestamp != oldTS || ev.Sender != ghost.UserID {
-			t.Errorf("massaged event has ts %d and sender %s, want %d and %s", ev.Timestamp, ev.Sender, oldTS, ghost.UserID)
-		}
-
-		var sent []id.EventID
-		for i := range 20 {
-			resp, err := alice.SendText(ctx, roomID, fmt.Sprintf("to the bridge %d", i))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sent = append(sent, resp.EventID)
-		}
-		got := env.waitEvents(t, roomID, func(evs []*event.Event) bool {
-			return slices.ContainsFunc(evs, func(e *event.Event) bool { return e.ID == sent[len(sent)-1] })
-		})
-		var order []id.EventID
-		for _, e := range got {
-			if slices.Contains(sent, e.ID) {
-				order = append(order, e.ID)
-			}
-		}
-		if !slices.Equal(order, sent) {
-			t.Errorf("the appservice got alice's messages as %v, want %v in order", order, sent)
-		}
-
-		ping, err := bot.AppservicePing(ctx, "testbridge", "ping-1")
-		if err != nil {
-			t.Fatalf("ping: %v", err)
-		}
-		if ping.DurationMS < 0 {
-			t.Errorf("ping duration %d", ping.DurationMS)
-		}
+		sent = append(sent, resp.EventID)
+	}
+	got := receive(t, roomID, func(evs []*event.Event) bool {
+		return slices.ContainsFunc(evs, func(e *event.Event) bool { return e.ID == sent[len(sent)-1] })
 	})
+	var order []id.EventID
+	for _, e := range got {
+		if slices.Contains(sent, e.ID) {
+			order = append(order, e.ID)
+		}
+	}
+	if !slices.Equal(order, sent) {
+		t.Errorf("the appservice got alice's messages as %v, want %v in order", order, sent)
+	}
+	if !slices.ContainsFunc(got, func(e *event.Event) bool { return e.ID == massaged.EventID }) {
+		t.Errorf("the appservice did not get its ghost's massaged event %s", massaged.EventID)
+	}
+
+	ping, err := bot.AppservicePing(ctx, "testbridge", "ping-1")
+	if err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	if ping.DurationMS < 0 {
+		t.Errorf("ping duration %d", ping.DurationMS)
+	}
 }
 
 // TestNamespaces checks exclusivity against ordinary users and masquerading limits.

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -932,13 +931,6 @@ func (env *hopEnv) receive(tb testing.TB, roomID id.RoomID, have func([]*event.E
 	return got
 }
 
-type inProcQueries struct {
-	alias func(id.RoomAlias) bool
-}
-
-func (q inProcQueries) QueryAlias(alias id.RoomAlias) bool { return q.alias(alias) }
-func (q inProcQueries) QueryUser(id.UserID) bool           { return false }
-
 // TestInProcessBridgeFlow runs TestBridgeFlow's bridge with no socket at all: the homeserver
 // reaches the appservice, and the appservice and the users reach the homeserver, through the
 // transport, with the same tokens, namespaces and answers as over HTTP.
@@ -946,91 +938,18 @@ func TestInProcessBridgeFlow(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
 		env := startHopEnv(t, driver, dsn, hopInProcess, false)
-		bot := env.as.BotIntent()
-		if err := bot.EnsureRegistered(ctx); err != nil {
-			t.Fatalf("bot: %v", err)
-		}
-		portalAlias := id.RoomAlias("#_bridge_general:localhost")
-		queried := make(chan id.RoomAlias, 1)
-		env.as.QueryHandler = inProcQueries{alias: func(alias id.RoomAlias) bool {
-			_, err := bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{RoomAliasName: "_bridge_general", Preset: "public_chat", Name: "general"})
-			if err != nil {
-				t.Errorf("create portal: %v", err)
-				return false
-			}
-			queried <- alias
-			return true
-		}}
-
-		alice := env.user(t, "alice")
-		joined, err := alice.JoinRoom(ctx, string(portalAlias), nil)
-		if err != nil {
-			t.Fatalf("joining the portal alias: %v", err)
-		}
-		if got := <-queried; got != portalAlias {
-			t.Errorf("alias query for %s, want %s", got, portalAlias)
-		}
-		roomID := joined.RoomID
-
-		ghost := env.as.Intent("@_bridge_slackbob:localhost")
-		if err := ghost.EnsureRegistered(ctx); err != nil {
-			t.Fatalf("ghost: %v", err)
-		}
-		if err := ghost.EnsureJoined(ctx, roomID); err != nil {
-			t.Fatalf("ghost join: %v", err)
-		}
-		const oldTS = int64(1_600_000_000_000)
-		massaged, err := ghost.SendMassagedMessageEvent(ctx, roomID, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgText, Body: "from slack, long ago"}, oldTS)
-		if err != nil {
-			t.Fatalf("massaged send: %v", err)
-		}
-		ev, err := alice.GetEvent(ctx, roomID, massaged.EventID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Timestamp != oldTS || ev.Sender != ghost.UserID {
-			t.Errorf("massaged event has ts %d and sender %s, want %d and %s", ev.Timestamp, ev.Sender, oldTS, ghost.UserID)
-		}
-
-		var sent []id.EventID
-		for i := range 20 {
-			resp, err := alice.SendText(ctx, roomID, fmt.Sprintf("to the bridge %d", i))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sent = append(sent, resp.EventID)
-		}
-		got := env.receive(t, roomID, func(evs []*event.Event) bool {
-			return slices.ContainsFunc(evs, func(e *event.Event) bool { return e.ID == sent[len(sent)-1] })
-		})
-		var order []id.EventID
-		for _, e := range got {
-			if slices.Contains(sent, e.ID) {
-				order = append(order, e.ID)
-			}
-		}
-		if !slices.Equal(order, sent) {
-			t.Errorf("the appservice got alice's messages as %v, want %v in order", order, sent)
-		}
-		if !slices.ContainsFunc(got, func(e *event.Event) bool { return e.ID == massaged.EventID }) {
-			t.Errorf("the appservice did not get its ghost's massaged event %s", massaged.EventID)
-		}
-
-		ping, err := bot.AppservicePing(ctx, "testbridge", "ping-1")
-		if err != nil {
-			t.Fatalf("ping: %v", err)
-		}
-		if ping.DurationMS < 0 {
-			t.Errorf("ping duration %d", ping.DurationMS)
-		}
+		runBridgeFlow(t, env.as, func(t *testing.T, localpart string) *mautrix.Client { return env.user(t, localpart) },
+			func(t *testing.T, roomID id.RoomID, have func([]*event.Event) bool) []*event.Event {
+				return env.receive(t, roomID, have)
+			})
 
 		// The authorization is the one every appservice gets.
-		if _, err := env.as.Client("@alice:localhost").Whoami(ctx); inProcErrCode(err) != "M_FORBIDDEN" {
+		if _, err := env.as.Client("@alice:localhost").Whoami(ctx); errCode(err) != "M_FORBIDDEN" {
 			t.Errorf("masquerading outside the namespace: %v, want M_FORBIDDEN", err)
 		}
 		impostor := env.as.NewMautrixClient("@_bridge_slackbob:localhost")
 		impostor.AccessToken = "not-the-as-token"
-		if _, err := impostor.Whoami(ctx); inProcErrCode(err) != "M_UNKNOWN_TOKEN" {
+		if _, err := impostor.Whoami(ctx); errCode(err) != "M_UNKNOWN_TOKEN" {
 			t.Errorf("a wrong as_token: %v, want M_UNKNOWN_TOKEN", err)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+inProcASHost+"/_matrix/app/v1/ping", strings.NewReader("{}"))
@@ -1049,12 +968,4 @@ func TestInProcessBridgeFlow(t *testing.T) {
 			t.Errorf("requests left the process, to %v", hosts)
 		}
 	})
-}
-
-func inProcErrCode(err error) string {
-	var httpErr mautrix.HTTPError
-	if errors.As(err, &httpErr) && httpErr.RespError != nil {
-		return httpErr.RespError.ErrCode
-	}
-	return ""
 }
