@@ -76,21 +76,14 @@ const (
 )
 
 func (s *Service) changeMembership(ctx context.Context, roomID id.RoomID, req MembershipRequest, op membershipOp, membership event.Membership) (*storage.Event, error) {
-	var written []*storage.Event
-	var result *storage.Event
-	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
-		written, result = nil, nil
-		rt, err := s.openRoom(ctx, tx, roomID)
-		if err != nil {
-			return err
-		}
+	return s.inRoom(ctx, roomID, func(rt *roomTx) (*storage.Event, error) {
 		key := storage.StateKey{Type: event.StateMember.Type, StateKey: string(req.Target)}
 		current, err := rt.stateContent(ctx, key)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := checkTransition(op, req, current, membership); err != nil {
-			return err
+			return nil, err
 		}
 		content := map[string]any{"membership": membership}
 		if req.Reason != "" {
@@ -99,33 +92,26 @@ func (s *Service) changeMembership(ctx context.Context, roomID id.RoomID, req Me
 		if req.IsDirect && membership == event.MembershipInvite {
 			content["is_direct"] = true
 		}
-		raw, err := s.memberContent(ctx, tx, req.Target, mustJSON(content))
+		raw, err := s.memberContent(ctx, rt.tx, req.Target, mustJSON(content))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if membership == event.MembershipJoin && current != nil && sameJSON(current, raw) {
 			evID, _ := rt.stateEvent(ctx, key)
-			result, err = tx.EventByID(ctx, evID)
-			return err
+			return rt.tx.EventByID(ctx, evID)
 		}
 		stateKey := string(req.Target)
-		result, err = rt.append(ctx, ProtoEvent{Type: event.StateMember.Type, StateKey: &stateKey, Sender: req.Sender, Content: raw, TxnDevice: req.TxnDevice})
+		ev, err := rt.append(ctx, ProtoEvent{Type: event.StateMember.Type, StateKey: &stateKey, Sender: req.Sender, Content: raw, TxnDevice: req.TxnDevice})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if membership == event.MembershipJoin {
-			if err := tx.RememberRoom(ctx, req.Target, roomID); err != nil {
-				return err
+			if err := rt.tx.RememberRoom(ctx, req.Target, roomID); err != nil {
+				return nil, err
 			}
 		}
-		written = rt.written
-		return nil
+		return ev, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.notify(written)
-	return result, nil
 }
 
 // checkTransition gives the specific errors clients expect before the auth rules run; the auth

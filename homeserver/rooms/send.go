@@ -53,38 +53,41 @@ const maxPrevEvents = 10
 // Send builds, signs, authorizes and persists one event, and returns it. A retried
 // (TxnDevice, TxnID) returns the event the first attempt created without sending again.
 func (s *Service) Send(ctx context.Context, roomID id.RoomID, proto ProtoEvent) (*storage.Event, error) {
-	var written []*storage.Event
-	var result *storage.Event
-	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
-		written, result = nil, nil
-		rt, err := s.openRoom(ctx, tx, roomID)
-		if err != nil {
-			return err
-		}
+	return s.inRoom(ctx, roomID, func(rt *roomTx) (*storage.Event, error) {
 		if proto.TxnID != "" {
-			prev, err := tx.EventIDForTxn(ctx, proto.Sender, proto.TxnDevice, proto.txnKey())
+			prev, err := rt.tx.EventIDForTxn(ctx, proto.Sender, proto.TxnDevice, proto.txnKey())
 			if err == nil {
-				result, err = tx.EventByID(ctx, prev)
-				return err
+				return rt.tx.EventByID(ctx, prev)
 			} else if !errors.Is(err, storage.ErrNotFound) {
-				return err
+				return nil, err
 			}
 		}
 		if proto.Type == event.StateCanonicalAlias.Type && proto.StateKey != nil && *proto.StateKey == "" {
 			if err := rt.checkCanonicalAlias(ctx, proto.Content); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		if result, err = rt.append(ctx, proto); err != nil {
+		return rt.append(ctx, proto)
+	})
+}
+
+// inRoom runs fn on the room in one write transaction and, once it has committed, announces
+// the events fn appended. fn may run more than once (a retried transaction).
+func (s *Service) inRoom(ctx context.Context, roomID id.RoomID, fn func(rt *roomTx) (*storage.Event, error)) (*storage.Event, error) {
+	var rt *roomTx
+	var result *storage.Event
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		var err error
+		if rt, err = s.openRoom(ctx, tx, roomID); err != nil {
 			return err
 		}
-		written = rt.written
-		return nil
+		result, err = fn(rt)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.notify(written)
+	s.notify(rt.written)
 	return result, nil
 }
 
