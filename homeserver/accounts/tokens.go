@@ -35,11 +35,14 @@ const (
 
 // Requester is who made an authenticated request.
 type Requester struct {
-	UserID       id.UserID
-	DeviceID     id.DeviceID
-	IsAdmin      bool
-	IsGuest      bool
-	AppserviceID string // the appservice that registered the user, if any
+	UserID   id.UserID
+	DeviceID id.DeviceID
+	IsAdmin  bool
+	IsGuest  bool
+	// AppserviceID is the appservice whose as_token made the request; "" for access tokens,
+	// even those of users an appservice registered: only the as_token carries an
+	// appservice's privileges (timestamps, exemptions, its directory).
+	AppserviceID string
 	// TokenHash identifies the access token used, without being it.
 	TokenHash string
 }
@@ -142,12 +145,11 @@ func (s *Service) AuthenticateFrom(ctx context.Context, accessToken, ip string) 
 	}
 	s.noteUse(ctx, t, ip)
 	return Requester{
-		UserID:       t.UserID,
-		DeviceID:     t.DeviceID,
-		IsAdmin:      t.IsAdmin,
-		IsGuest:      t.IsGuest,
-		AppserviceID: t.AppserviceID,
-		TokenHash:    hash,
+		UserID:    t.UserID,
+		DeviceID:  t.DeviceID,
+		IsAdmin:   t.IsAdmin,
+		IsGuest:   t.IsGuest,
+		TokenHash: hash,
 	}, nil
 }
 

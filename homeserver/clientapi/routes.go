@@ -106,6 +106,13 @@ func (a *API) routesV3(r chi.Router) {
 	r.Put("/directory/room/{roomAlias}", a.authed(a.handlePutAlias))
 	r.Delete("/directory/room/{roomAlias}", a.authed(a.handleDeleteAlias))
 
+	// Published room directory, and the directories appservices keep for their networks.
+	r.Get("/directory/list/room/{roomId}", a.wrap(a.handleGetDirectoryVisibility))
+	r.Put("/directory/list/room/{roomId}", a.authed(a.handleSetDirectoryVisibility))
+	r.Put("/directory/list/appservice/{networkId}/{roomId}", a.authed(a.handleSetAppserviceDirectoryVisibility))
+	r.Get("/publicRooms", a.wrap(a.limited(a.handleGetPublicRooms)))
+	r.Post("/publicRooms", a.authed(a.handleQueryPublicRooms))
+
 	// Third-party lookups, answered by appservices.
 	r.Get("/thirdparty/protocols", a.authed(a.handleThirdPartyProtocols))
 	r.Get("/thirdparty/protocol/{protocol}", a.authed(a.handleThirdPartyProtocol))

@@ -112,6 +112,13 @@ room_id text nullable=NO default=""
 creator text nullable=NO default=""
 created_ts bigint nullable=NO default=""
 
+-- table room_directory_networks
+instance_id text nullable=NO default=""
+room_id text nullable=NO default=""
+appservice_id text nullable=NO default=""
+network_id text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
 -- table rooms
 room_id text nullable=NO default=""
 room_version text nullable=NO default=""
@@ -197,7 +204,10 @@ CREATE UNIQUE INDEX refresh_tokens_pkey ON public.refresh_tokens USING btree (to
 CREATE UNIQUE INDEX registration_tokens_pkey ON public.registration_tokens USING btree (token)
 CREATE UNIQUE INDEX room_aliases_pkey ON public.room_aliases USING btree (alias)
 CREATE INDEX room_aliases_room ON public.room_aliases USING btree (room_id)
+CREATE UNIQUE INDEX room_directory_networks_pkey ON public.room_directory_networks USING btree (instance_id, room_id)
+CREATE INDEX room_directory_networks_room ON public.room_directory_networks USING btree (room_id)
 CREATE UNIQUE INDEX rooms_pkey ON public.rooms USING btree (room_id)
+CREATE INDEX rooms_public ON public.rooms USING btree (room_id) WHERE is_public
 CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (owner, version)
 CREATE UNIQUE INDEX state_snapshot_entries_pkey ON public.state_snapshot_entries USING btree (snapshot_id, type, state_key)
 CREATE UNIQUE INDEX state_snapshots_pkey ON public.state_snapshots USING btree (snapshot_id)

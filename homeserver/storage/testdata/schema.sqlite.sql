@@ -159,6 +159,17 @@ CREATE TABLE room_aliases (
 	created_ts BIGINT NOT NULL
 );
 
+-- table room_directory_networks
+CREATE TABLE room_directory_networks (
+	instance_id TEXT NOT NULL,
+	room_id TEXT NOT NULL REFERENCES rooms (room_id),
+	-- the parts of instance_id, kept apart since an appservice ID may itself contain '|'
+	appservice_id TEXT NOT NULL,
+	network_id TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (instance_id, room_id)
+);
+
 -- table rooms
 CREATE TABLE rooms (
 	room_id TEXT PRIMARY KEY,
@@ -263,6 +274,12 @@ CREATE INDEX refresh_tokens_next ON refresh_tokens (next_token_hash);
 
 -- index room_aliases_room
 CREATE INDEX room_aliases_room ON room_aliases (room_id);
+
+-- index room_directory_networks_room
+CREATE INDEX room_directory_networks_room ON room_directory_networks (room_id);
+
+-- index rooms_public
+CREATE INDEX rooms_public ON rooms (room_id) WHERE is_public;
 
 -- index state_snapshots_room
 CREATE INDEX state_snapshots_room ON state_snapshots (room_id);
