@@ -57,16 +57,25 @@ func ReadJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, into any) 
 	if r.Body == nil || r.Body == http.NoBody {
 		return mxerr.NotJSON.WithMessage("Request body is empty, expected a JSON object")
 	}
+	body, err := readBody(w, r, maxBytes)
+	if err != nil {
+		return err
+	}
+	return decodeJSONObject(body, into)
+}
+
+// readBody reads the whole body, at most maxBytes of it.
+func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return mxerr.TooLarge.WithMessage("Request body is larger than %d bytes", maxBytes)
+		return nil, mxerr.TooLarge.WithMessage("Request body is larger than %d bytes", maxBytes)
 	case err != nil:
 		// Usually a client that hung up or sent a truncated body.
-		return mxerr.NotJSON.WithMessage("Could not read the request body")
+		return nil, mxerr.NotJSON.WithMessage("Could not read the request body")
 	}
-	return decodeJSONObject(body, into)
+	return body, nil
 }
 
 // ReadOptionalJSON is ReadJSON for endpoints whose body is entirely optional: no body at all,
@@ -76,13 +85,9 @@ func ReadOptionalJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, in
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return mxerr.TooLarge.WithMessage("Request body is larger than %d bytes", maxBytes)
-	case err != nil:
-		return mxerr.NotJSON.WithMessage("Could not read the request body")
+	body, err := readBody(w, r, maxBytes)
+	if err != nil {
+		return err
 	}
 	if trimmed := bytes.TrimSpace(body); len(trimmed) == 0 || string(trimmed) == "null" {
 		return nil
