@@ -21,14 +21,7 @@ func requester(r *http.Request) accounts.Requester {
 // authed requires a valid access token before running h.
 func (a *API) authed(h web.HandlerFunc) http.HandlerFunc {
 	return a.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		token, err := web.AccessToken(r, a.cfg.AccessTokenQueryParam)
-		if err != nil {
-			return err
-		}
-		if token == "" {
-			return mxerr.MissingToken.WithMessage("Missing access token")
-		}
-		req, err := a.authenticate(r, token)
+		req, err := a.Authenticate(r)
 		if err != nil {
 			return err
 		}
@@ -36,6 +29,20 @@ func (a *API) authed(h web.HandlerFunc) http.HandlerFunc {
 		ctx = web.WithUser(ctx, req.UserID, req.DeviceID)
 		return h(w, r.WithContext(ctx))
 	})
+}
+
+// Authenticate resolves the request's access token (header, or query parameter when allowed)
+// to its requester. Other APIs with their own routes (media) authenticate through it, so that
+// every endpoint accepts the same tokens, appservice masquerading included.
+func (a *API) Authenticate(r *http.Request) (accounts.Requester, error) {
+	token, err := web.AccessToken(r, a.cfg.AccessTokenQueryParam)
+	if err != nil {
+		return accounts.Requester{}, err
+	}
+	if token == "" {
+		return accounts.Requester{}, mxerr.MissingToken.WithMessage("Missing access token")
+	}
+	return a.authenticate(r, token)
 }
 
 // authenticate resolves an access token, or an appservice's as_token with its masquerading

@@ -53,6 +53,7 @@ type Config struct {
 	Registration Registration `yaml:"registration"`
 	Rooms        Rooms        `yaml:"rooms"`
 	ClientAPI    ClientAPI    `yaml:"client_api"`
+	Media        Media        `yaml:"media"`
 	Log          Log          `yaml:"log"`
 }
 
@@ -78,6 +79,7 @@ func (c *Config) Defaults() {
 	c.Registration.Defaults()
 	c.Rooms.Defaults()
 	c.ClientAPI.Defaults()
+	c.Media.Defaults()
 	c.Log.Defaults()
 }
 
@@ -120,6 +122,7 @@ func (c Config) problems() []error {
 	errs = append(errs, Nest("registration", c.Registration.Validate())...)
 	errs = append(errs, Nest("rooms", c.Rooms.Validate())...)
 	errs = append(errs, Nest("client_api", c.ClientAPI.Validate())...)
+	errs = append(errs, Nest("media", c.Media.Validate())...)
 	errs = append(errs, Nest("log", c.Log.Validate())...)
 	return errs
 }

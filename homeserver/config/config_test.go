@@ -38,6 +38,12 @@ func TestDefault(t *testing.T) {
 			AccessTokenLifetime:        0,
 			RefreshTokenAccessLifetime: Duration(5 * time.Minute),
 		},
+		Media: Media{
+			MaxUploadBytes:              100 << 20,
+			UserQuotaBytes:              0,
+			UnusedAsyncExpiry:           Duration(24 * time.Hour),
+			FreezeLegacyUnauthenticated: true,
+		},
 		Log: Log{Level: LogInfo, Format: LogAuto},
 	}
 	got := Default()
@@ -66,6 +72,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.ClientAPI.RateLimit.Burst = -5
 	c.ClientAPI.AccessTokenLifetime = Duration(-time.Second)
 	c.ClientAPI.RefreshTokenAccessLifetime = 0
+	c.Media.MaxUploadBytes = 0
+	c.Media.UserQuotaBytes = -1
+	c.Media.UnusedAsyncExpiry = 0
 	c.Log.Level = "verbose"
 	c.Log.Format = "xml"
 
@@ -84,6 +93,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`client_api.rate_limit.burst: must be greater than 0 when enabled (got -5)`,
 		`client_api.access_token_lifetime: must not be negative (got "-1s")`,
 		`client_api.refresh_token_access_lifetime: must be greater than 0 (got "0s")`,
+		`media.max_upload_bytes: must be at least 1 (got 0)`,
+		`media.user_quota_bytes: must be 0 (no quota) or more (got -1)`,
+		`media.unused_async_expiry: must be at least 1s (got 0s)`,
 		`log.level: must be one of debug, info, warn, error (got "verbose")`,
 		`log.format: must be one of auto, text, json (got "xml")`,
 	}

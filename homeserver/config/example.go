@@ -74,6 +74,16 @@ var keyDocs = map[string]string{
 	"client_api.refresh_token_access_lifetime": "How long an access token lives when it is issued with a refresh token;\n" +
 		"the client then refreshes it.",
 
+	"media":                  "The media repository: uploads and downloads of files.",
+	"media.max_upload_bytes": "The largest file accepted by an upload, in bytes (100 MiB by default).",
+	"media.user_quota_bytes": "The most bytes one user may have uploaded in all; 0 means no quota.",
+	"media.unused_async_expiry": "How long a media ID created for an asynchronous upload\n" +
+		"(POST /_matrix/media/v1/create) waits for its content before it expires.",
+	"media.freeze_legacy_unauthenticated": "Serve media uploaded from now on only through the authenticated\n" +
+		"/_matrix/client/v1/media endpoints: the legacy unauthenticated\n" +
+		"/_matrix/media/v3/download endpoints keep serving only older media, as the spec's\n" +
+		"\"freeze\" asks.",
+
 	"log":        "Logging, to standard error.",
 	"log.level":  "The lowest level logged: debug, info, warn or error.",
 	"log.format": "auto (text on a terminal, JSON otherwise), text or json.",

@@ -25,8 +25,9 @@ const password = "correct horse battery"
 
 // testServer is one in-process Causeway behind a real HTTP listener.
 type testServer struct {
-	URL string
-	srv *server.Server
+	URL     string
+	srv     *server.Server
+	dataDir string
 }
 
 // startServer boots a server on the given database with open registration and no rate limits.
@@ -55,7 +56,7 @@ func startServer(t testing.TB, driver, dsn string, tweak ...func(*config.Config)
 		hs.Close()
 		srv.Close()
 	})
-	return &testServer{URL: hs.URL, srv: srv}
+	return &testServer{URL: hs.URL, srv: srv, dataDir: cfg.DataDir}
 }
 
 // register creates an account with m.login.dummy and returns a logged-in client.

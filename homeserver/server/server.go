@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"causeway/homeserver/admin"
 	"causeway/homeserver/clientapi"
 	"causeway/homeserver/config"
+	"causeway/homeserver/media"
 	"causeway/homeserver/rooms"
 	"causeway/homeserver/serverkey"
 	"causeway/homeserver/storage"
@@ -35,6 +37,7 @@ type Server struct {
 	Accounts   *accounts.Service
 	Rooms      *rooms.Service
 	Sync       *syncapi.Service
+	Media      *media.Repository
 	handler    http.Handler
 	metrics    *prometheus.Registry
 	background []func(ctx context.Context) error
@@ -174,8 +177,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Appservices:  appservices,
 		Log:          log.With("component", "clientapi"),
 	})
+	blobs, err := media.NewDiskStore(filepath.Join(cfg.DataDir, "media"))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	srv.Media = media.New(media.Options{
+		Config:     cfg.Media,
+		ServerName: cfg.ServerName,
+		DB:         db,
+		Store:      blobs,
+		Log:        log.With("component", "media"),
+	})
+	mediaAPI := media.NewAPI(media.APIOptions{
+		Repository:  srv.Media,
+		Auth:        api,
+		CORSOrigins: cfg.ClientAPI.CORSAllowedOrigins,
+		LegacyR0:    cfg.ClientAPI.LegacyR0Prefix,
+		Log:         log.With("component", "media"),
+	}).Handler()
 	mux := http.NewServeMux()
 	mux.Handle("/_causeway/admin/", admin.New(accountsSvc, statuses, grants, log.With("component", "admin")).Handler())
+	mux.Handle("/_matrix/media/", mediaAPI)
+	mux.Handle("/_matrix/client/v1/media/", mediaAPI)
 	mux.Handle("/", api.Handler())
 	srv.handler = mux
 	return srv, nil

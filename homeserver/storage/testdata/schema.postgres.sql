@@ -81,6 +81,31 @@ created_ts bigint nullable=NO default=""
 room_id text nullable=NO default=""
 event_id text nullable=NO default=""
 
+-- table media
+server_name text nullable=NO default=""
+media_id text nullable=NO default=""
+content_hash text nullable=NO default=""
+size bigint nullable=NO default=""
+content_type text nullable=NO default=""
+upload_name text nullable=NO default=""
+uploader text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+last_access_ts bigint nullable=NO default=""
+quarantined boolean nullable=NO default=""
+pending_expires_ts bigint nullable=NO default=""
+legacy_visible boolean nullable=NO default=""
+
+-- table media_content
+content_hash text nullable=NO default=""
+size bigint nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table media_references
+server_name text nullable=NO default=""
+media_id text nullable=NO default=""
+room_id text nullable=NO default=""
+event_id text nullable=NO default=""
+
 -- table receipts
 room_id text nullable=NO default=""
 user_id text nullable=NO default=""
@@ -195,6 +220,13 @@ CREATE UNIQUE INDEX events_stream_pos_key ON public.events USING btree (stream_p
 CREATE UNIQUE INDEX filters_pkey ON public.filters USING btree (user_id, filter_id)
 CREATE UNIQUE INDEX forgotten_rooms_pkey ON public.forgotten_rooms USING btree (user_id, room_id)
 CREATE UNIQUE INDEX forward_extremities_pkey ON public.forward_extremities USING btree (room_id, event_id)
+CREATE INDEX media_content_hash ON public.media USING btree (content_hash)
+CREATE UNIQUE INDEX media_content_pkey ON public.media_content USING btree (content_hash)
+CREATE INDEX media_last_access ON public.media USING btree (last_access_ts)
+CREATE UNIQUE INDEX media_pkey ON public.media USING btree (server_name, media_id)
+CREATE UNIQUE INDEX media_references_pkey ON public.media_references USING btree (server_name, media_id, event_id)
+CREATE INDEX media_references_room ON public.media_references USING btree (room_id)
+CREATE INDEX media_uploader ON public.media USING btree (uploader)
 CREATE UNIQUE INDEX receipts_pkey ON public.receipts USING btree (room_id, user_id, receipt_type, thread_id)
 CREATE INDEX receipts_room_stream ON public.receipts USING btree (room_id, stream_pos)
 CREATE INDEX receipts_stream ON public.receipts USING btree (stream_pos)

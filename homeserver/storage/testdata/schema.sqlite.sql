@@ -113,6 +113,43 @@ CREATE TABLE forward_extremities (
 	PRIMARY KEY (room_id, event_id)
 );
 
+-- table media
+CREATE TABLE media (
+	server_name TEXT NOT NULL,
+	media_id TEXT NOT NULL,
+	-- '' while an asynchronous upload (POST /_matrix/media/v1/create) awaits its content
+	content_hash TEXT NOT NULL,
+	size BIGINT NOT NULL,
+	content_type TEXT NOT NULL,
+	upload_name TEXT NOT NULL,
+	uploader TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	last_access_ts BIGINT NOT NULL,
+	quarantined BOOLEAN NOT NULL,
+	-- for a pending media ID, when it expires unused (unused_expires_at); 0 once uploaded
+	pending_expires_ts BIGINT NOT NULL,
+	-- whether the legacy unauthenticated /_matrix/media/v3/download serves it: media uploaded
+	-- before the server froze those endpoints stays visible (content-repo.yaml, "freeze")
+	legacy_visible BOOLEAN NOT NULL,
+	PRIMARY KEY (server_name, media_id)
+);
+
+-- table media_content
+CREATE TABLE media_content (
+	content_hash TEXT PRIMARY KEY, -- sha256 of the bytes, lower-case hex; the blob's name
+	size BIGINT NOT NULL,
+	created_ts BIGINT NOT NULL
+);
+
+-- table media_references
+CREATE TABLE media_references (
+	server_name TEXT NOT NULL,
+	media_id TEXT NOT NULL,
+	room_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	PRIMARY KEY (server_name, media_id, event_id)
+);
+
 -- table receipts
 CREATE TABLE receipts (
 	room_id TEXT NOT NULL,
@@ -259,6 +296,18 @@ CREATE INDEX events_room_stream ON events (room_id, stream_pos);
 
 -- index events_room_topo
 CREATE INDEX events_room_topo ON events (room_id, depth, stream_pos);
+
+-- index media_content_hash
+CREATE INDEX media_content_hash ON media (content_hash);
+
+-- index media_last_access
+CREATE INDEX media_last_access ON media (last_access_ts);
+
+-- index media_references_room
+CREATE INDEX media_references_room ON media_references (room_id);
+
+-- index media_uploader
+CREATE INDEX media_uploader ON media (uploader);
 
 -- index receipts_room_stream
 CREATE INDEX receipts_room_stream ON receipts (room_id, stream_pos);
