@@ -15,11 +15,14 @@ func TestDependencyDirection(t *testing.T) {
 		forbidden []string
 	}{
 		{"causeway/homeserver/...", []string{"causeway/appservice", "causeway/bridges", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},
-		{"causeway/homeserver/storage/...", []string{"causeway/homeserver/rooms", "causeway/homeserver/syncapi", "causeway/homeserver/accounts", "causeway/homeserver/clientapi", "causeway/homeserver/web"}},
+		{"causeway/homeserver/storage/...", []string{"causeway/homeserver/rooms", "causeway/homeserver/syncapi", "causeway/homeserver/accounts", "causeway/homeserver/clientapi", "causeway/homeserver/web", "causeway/homeserver/media"}},
 		{"causeway/homeserver/rooms", []string{"causeway/homeserver/syncapi", "causeway/homeserver/clientapi", "causeway/homeserver/accounts", "causeway/homeserver/web", "causeway/homeserver/server"}},
 		{"causeway/homeserver/syncapi", []string{"causeway/homeserver/clientapi", "causeway/homeserver/server", "causeway/homeserver/web"}},
 		{"causeway/homeserver/accounts", []string{"causeway/homeserver/rooms", "causeway/homeserver/clientapi", "causeway/homeserver/server", "causeway/homeserver/web"}},
 		{"causeway/homeserver/clientapi", []string{"causeway/homeserver/server", "causeway/homeserver/storage/storagetest"}},
+		{"causeway/homeserver/media/...", []string{"causeway/homeserver/clientapi", "causeway/homeserver/server", "causeway/homeserver/rooms", "causeway/homeserver/syncapi"}},
+		{"causeway/homeserver/admin", []string{"causeway/homeserver/clientapi", "causeway/homeserver/server"}},
+		{"causeway/appservice", []string{"causeway/bridges", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},
 		{"causeway/homeserver/mxerr", []string{"causeway/"}},
 	}
 	for _, rule := range rules {
