@@ -112,15 +112,7 @@ func startBridgeEnv(t *testing.T, driver, dsn string) *bridgeEnv {
 	if err := registry.Load([]string{regPath}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.ServerName = "localhost"
-	cfg.DataDir = dir
-	cfg.Registration.Mode = config.RegistrationOpen
-	cfg.ClientAPI.RateLimit.Enabled = false
-	cfg.Database.URL = dsn
-	if driver == "sqlite" {
-		cfg.Database.URL = "sqlite://" + dsn
-	}
+	cfg := testConfig(dir, dsn)
 	env := &bridgeEnv{cfg: cfg, registry: registry, asFront: front}
 	env.startServer(t)
 
@@ -174,6 +166,18 @@ func (env *bridgeEnv) restart(t *testing.T) {
 	if err := env.as.SetHomeserverURL(env.hsURL); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// testConfig is the homeserver configuration of these tests: open registration, no rate
+// limits, the given data dir and database.
+func testConfig(dataDir, dsn string) config.Config {
+	cfg := config.Default()
+	cfg.ServerName = "localhost"
+	cfg.DataDir = dataDir
+	cfg.Registration.Mode = config.RegistrationOpen
+	cfg.ClientAPI.RateLimit.Enabled = false
+	cfg.Database.URL = dsn
+	return cfg
 }
 
 // user registers an ordinary account.

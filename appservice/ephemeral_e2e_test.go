@@ -19,7 +19,6 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/appservice"
-	"causeway/homeserver/config"
 	"causeway/homeserver/server"
 	"causeway/homeserver/storage/storagetest"
 )
@@ -71,15 +70,7 @@ func startEphemeralEnv(t *testing.T, driver, dsn string) (string, *ephemeralBrid
 	if err := registry.Load(paths); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.ServerName = "localhost"
-	cfg.DataDir = dir
-	cfg.Registration.Mode = config.RegistrationOpen
-	cfg.ClientAPI.RateLimit.Enabled = false
-	cfg.Database.URL = dsn
-	if driver == "sqlite" {
-		cfg.Database.URL = "sqlite://" + dsn
-	}
+	cfg := testConfig(dir, dsn)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler),
 		appservice.Layer(registry, &http.Client{}, appservice.SenderOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}))

@@ -93,9 +93,6 @@ func newSenderEnv(t testing.TB, driver, dsn string, regs ...*Registration) *send
 	cfg.ServerName = hsName
 	cfg.DataDir = t.TempDir()
 	cfg.Database.URL = dsn
-	if driver == "sqlite" {
-		cfg.Database.URL = "sqlite://" + dsn
-	}
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler),
 		server.WithAppservices(func(context.Context, server.Core) (server.AppserviceLayer, error) {
 			return server.AppserviceLayer{Notifier: env}, nil

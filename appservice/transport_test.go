@@ -23,7 +23,6 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/appservice"
-	"causeway/homeserver/config"
 	"causeway/homeserver/server"
 	"causeway/homeserver/storage/storagetest"
 )
@@ -821,15 +820,7 @@ func startHopEnv(tb testing.TB, driver, dsn string, hop asHop, usersOverLoopback
 		tb.Fatal(err)
 	}
 
-	cfg := config.Default()
-	cfg.ServerName = "localhost"
-	cfg.DataDir = tb.TempDir()
-	cfg.Registration.Mode = config.RegistrationOpen
-	cfg.ClientAPI.RateLimit.Enabled = false
-	cfg.Database.URL = dsn
-	if driver == "sqlite" {
-		cfg.Database.URL = "sqlite://" + dsn
-	}
+	cfg := testConfig(tb.TempDir(), dsn)
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler),
 		appservice.Layer(registry, hsClient, appservice.SenderOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}))

@@ -39,11 +39,7 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
 		dataDir := t.TempDir()
-		databaseURL := dsn
-		if driver == "sqlite" {
-			databaseURL = "sqlite://" + dsn
-		}
-		first := startCrashTestServer(t, dataDir, databaseURL)
+		first := startCrashTestServer(t, dataDir, dsn)
 		cli, err := mautrix.NewClient(first.url, "", "")
 		if err != nil {
 			t.Fatal(err)
@@ -93,7 +89,7 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 		first.cmd.Wait()
 		wg.Wait()
 
-		second := startCrashTestServer(t, dataDir, databaseURL)
+		second := startCrashTestServer(t, dataDir, dsn)
 		after, err := mautrix.NewClient(second.url, reg.UserID, reg.AccessToken)
 		if err != nil {
 			t.Fatal(err)

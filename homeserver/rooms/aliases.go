@@ -5,9 +5,11 @@ import (
 	"encoding/json/jsontext"
 	"encoding/json/v2"
 	"errors"
+	"fmt"
 	"strings"
 
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/federation/pdu"
 	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/mxerr"
@@ -123,20 +125,45 @@ func splitAlias(alias id.RoomAlias) (localpart, server string) {
 	return localpart, server
 }
 
-// CurrentPowerLevels returns the room's power levels now, as the auth rules read them. It reads
-// through the room's write path (locking the room) so that it interprets power levels exactly
-// as event authorization does; it is meant for rare administrative checks.
+// CurrentPowerLevels returns the room's power levels now, as the auth rules read them (see
+// PowerLevels). It only reads: no lock, no write transaction.
 func (s *Service) CurrentPowerLevels(ctx context.Context, roomID id.RoomID) (*event.PowerLevelsEventContent, error) {
-	var pl *event.PowerLevelsEventContent
-	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
-		rt, err := s.openRoom(ctx, tx, roomID)
-		if err != nil {
-			return err
+	version, err := s.RoomVersion(ctx, roomID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, mxerr.Forbidden.WithMessage("unknown room %s", roomID)
+	} else if err != nil {
+		return nil, err
+	}
+	var ids []id.EventID
+	for _, t := range []string{event.StateCreate.Type, event.StatePowerLevels.Type} {
+		evID, err := s.db.CurrentStateEvent(ctx, roomID, storage.StateKey{Type: t})
+		if err == nil {
+			ids = append(ids, evID)
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
 		}
-		pl, err = rt.powerLevels(ctx)
-		return err
-	})
-	return pl, err
+	}
+	evs, err := s.db.EventsByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var create *pdu.PDU
+	var plContent jsontext.Value
+	for _, ev := range evs {
+		p, err := ParsePDU(ev)
+		if err != nil {
+			return nil, err
+		}
+		if p.Type == event.StateCreate.Type {
+			create = p
+		} else {
+			plContent = p.Content
+		}
+	}
+	if create == nil {
+		return nil, fmt.Errorf("room %s has no create event", roomID)
+	}
+	return PowerLevels(version, plContent, create, create.Content)
 }
 
 // Forget hides a room the user has left from their /sync (data/api/client-server/leaving.yaml).

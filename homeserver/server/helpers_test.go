@@ -38,12 +38,7 @@ func startServer(t testing.TB, driver, dsn string, tweak ...func(*config.Config)
 	cfg.DataDir = t.TempDir()
 	cfg.Registration.Mode = config.RegistrationOpen
 	cfg.ClientAPI.RateLimit.Enabled = false
-	switch driver {
-	case "sqlite":
-		cfg.Database.URL = "sqlite://" + dsn
-	default:
-		cfg.Database.URL = dsn
-	}
+	cfg.Database.URL = dsn
 	for _, f := range tweak {
 		f(&cfg)
 	}

@@ -251,11 +251,7 @@ func TestMediaLegacyDownload(t *testing.T) {
 				wantOK(t, ts.mediaRequest(t, http.MethodGet, downloadPath(uri), alice.AccessToken, nil, nil))
 			})
 			// Only the first case reuses dsn's database; the second gets a fresh one.
-			if driver == "sqlite" {
-				dsn = storagetest.SQLitePath(t)
-			} else {
-				dsn = storagetest.PostgresURL(t)
-			}
+			dsn = storagetest.DatabaseURL(t, driver)
 		}
 	})
 }

@@ -35,19 +35,29 @@ func Each(t *testing.T, fn func(t *testing.T, db *storage.DB)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
 }
 
-// EachDSN runs fn against each engine with a fresh database given as (driver, dsn), for tests that start a whole
-// server: each call creates fresh databases.
+// EachDSN runs fn against each engine, for tests that start a whole server. dsn is a fresh
+// database as configuration's database.url names it (sqlite://PATH or a postgres:// URL).
 func EachDSN(t *testing.T, fn func(t *testing.T, driver, dsn string)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, "sqlite", SQLitePath(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, "postgres", PostgresURL(t)) })
+	t.Run("sqlite", func(t *testing.T) { fn(t, "sqlite", DatabaseURL(t, "sqlite")) })
+	t.Run("postgres", func(t *testing.T) { fn(t, "postgres", DatabaseURL(t, "postgres")) })
 }
 
 // EachDSNBench is EachDSN for benchmarks.
 func EachDSNBench(b *testing.B, fn func(b *testing.B, driver, dsn string)) {
 	b.Helper()
-	b.Run("sqlite", func(b *testing.B) { fn(b, "sqlite", SQLitePath(b)) })
-	b.Run("postgres", func(b *testing.B) { fn(b, "postgres", PostgresURL(b)) })
+	b.Run("sqlite", func(b *testing.B) { fn(b, "sqlite", DatabaseURL(b, "sqlite")) })
+	b.Run("postgres", func(b *testing.B) { fn(b, "postgres", DatabaseURL(b, "postgres")) })
+}
+
+// DatabaseURL creates a fresh database of the driver ("sqlite" or "postgres") and returns it
+// as configuration's database.url names it.
+func DatabaseURL(t testing.TB, driver string) string {
+	t.Helper()
+	if driver == "sqlite" {
+		return "sqlite://" + SQLitePath(t)
+	}
+	return PostgresURL(t)
 }
 
 // SQLitePath returns the path of a not-yet-existing SQLite file in the test's temp dir.
