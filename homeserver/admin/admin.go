@@ -1,6 +1,6 @@
 // Package admin serves the administration API: Causeway's own endpoints under
-// /_causeway/admin/v1 (operations: appservice delivery status), and later the
-// Synapse-compatible /_synapse/admin paths. Every endpoint needs a server admin's access token.
+// /_causeway/admin/v1 (operations: appservice delivery status, grants), and Synapse-compatible
+// endpoints under /_synapse/admin (media so far). Every endpoint needs a server admin's access token.
 // Domain logic stays in the domain packages; this package authenticates, calls and writes.
 package admin
 
@@ -14,6 +14,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/accounts"
+	"causeway/homeserver/media"
 	"causeway/homeserver/mxerr"
 	"causeway/homeserver/web"
 )
@@ -46,14 +47,24 @@ type AppserviceGrants interface {
 // API holds the admin handlers' dependencies.
 type API struct {
 	accounts    *accounts.Service
+	media       *media.Repository
 	appservices AppserviceStatuses // nil: no appservice layer
 	grants      AppserviceGrants   // nil: no appservice layer
 	log         *slog.Logger
 }
 
-// New returns the admin API. appservices and grants may be nil.
-func New(accountsSvc *accounts.Service, appservices AppserviceStatuses, grants AppserviceGrants, log *slog.Logger) *API {
-	return &API{accounts: accountsSvc, appservices: appservices, grants: grants, log: log}
+// Options are what New needs.
+type Options struct {
+	Accounts    *accounts.Service
+	Media       *media.Repository
+	Appservices AppserviceStatuses // nil: no appservice layer
+	Grants      AppserviceGrants   // nil: no appservice layer
+	Log         *slog.Logger
+}
+
+// New returns the admin API.
+func New(opts Options) *API {
+	return &API{accounts: opts.Accounts, media: opts.Media, appservices: opts.Appservices, grants: opts.Grants, log: opts.Log}
 }
 
 // Handler serves the admin routes.
@@ -66,6 +77,7 @@ func (a *API) Handler() http.Handler {
 	r.Get("/_causeway/admin/v1/users/{userId}/appservice_grants", a.admin(a.handleListGrants))
 	r.Put("/_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}", a.admin(a.handlePutGrant))
 	r.Delete("/_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}", a.admin(a.handleDeleteGrant))
+	a.mediaRoutes(r)
 	return r
 }
 

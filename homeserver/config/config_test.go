@@ -43,6 +43,13 @@ func TestDefault(t *testing.T) {
 			UserQuotaBytes:              0,
 			UnusedAsyncExpiry:           Duration(24 * time.Hour),
 			FreezeLegacyUnauthenticated: true,
+			ThumbnailSizes: []ThumbnailSize{
+				{32, 32, "crop"}, {96, 96, "crop"}, {320, 240, "scale"}, {640, 480, "scale"}, {800, 600, "scale"},
+			},
+			URLPreview: URLPreview{
+				AllowedCIDRs: []string{}, BlockedCIDRs: []string{}, MaxBytes: 10 << 20,
+				Timeout: Duration(10 * time.Second), CacheLifetime: Duration(time.Hour),
+			},
 		},
 		Log: Log{Level: LogInfo, Format: LogAuto},
 	}

@@ -83,6 +83,21 @@ var keyDocs = map[string]string{
 		"/_matrix/client/v1/media endpoints: the legacy unauthenticated\n" +
 		"/_matrix/media/v3/download endpoints keep serving only older media, as the spec's\n" +
 		"\"freeze\" asks.",
+	"media.thumbnail_sizes": "The thumbnails made when an image is uploaded. A thumbnail request is\n" +
+		"served from the smallest of these at least as large as the size asked for\n" +
+		"(with the same method where possible), or from the original image when\n" +
+		"none is large enough.",
+	"media.url_preview": "URL previews (GET /preview_url): the server fetches a page that a user\n" +
+		"names and returns its title, description and image. Off by default.",
+	"media.url_preview.enabled": "Whether previews are served at all.",
+	"media.url_preview.allowed_cidrs": "Address ranges previews may fetch although they are private or\n" +
+		"otherwise blocked, e.g. 10.1.0.0/16 for an intranet wiki. Loopback, private,\n" +
+		"link-local and the other special-purpose ranges are always blocked otherwise.",
+	"media.url_preview.blocked_cidrs": "More address ranges previews may never fetch.",
+	"media.url_preview.max_bytes":     "The most bytes read of a page or of its image.",
+	"media.url_preview.timeout":       "How long one fetch may take, redirects included.",
+	"media.url_preview.cache_lifetime": "How long a preview is served from the cache before the page is\n" +
+		"fetched again.",
 
 	"log":        "Logging, to standard error.",
 	"log.level":  "The lowest level logged: debug, info, warn or error.",
@@ -134,8 +149,18 @@ func WriteCommented(w io.Writer, v any, comments map[string]string) error {
 }
 
 // comment sets the head comment of every key in the mapping n (at path) that
-// has an entry in comments, recursing into nested mappings.
+// has an entry in comments, recursing into nested mappings. Mappings inside
+// lists are written on one line ("- {width: 32, height: 32}"): the list's
+// comment covers them.
 func comment(n *yaml.Node, path string, comments map[string]string) {
+	if n.Kind == yaml.SequenceNode {
+		for _, item := range n.Content {
+			if item.Kind == yaml.MappingNode {
+				item.Style = yaml.FlowStyle
+			}
+		}
+		return
+	}
 	if n.Kind != yaml.MappingNode {
 		return
 	}

@@ -26,30 +26,30 @@ func (m *Repository) QuarantineInRoom(ctx context.Context, roomID id.RoomID, qua
 	return m.db.QuarantineMediaInRoom(ctx, roomID, quarantined)
 }
 
-// Delete deletes one media item and, when no other item shares them, its bytes. It returns
-// how many items it deleted (0 or 1).
-func (m *Repository) Delete(ctx context.Context, uri id.ContentURI) (int, error) {
+// Delete deletes one media item and, when no other item shares them, its bytes. Like every
+// deletion here, it returns the media it deleted (none or this one).
+func (m *Repository) Delete(ctx context.Context, uri id.ContentURI) ([]id.ContentURI, error) {
 	return m.deleteWith(ctx, func(tx *storage.Tx) (storage.DeletedMedia, error) {
 		return tx.DeleteMediaByID(ctx, uri.Homeserver, uri.FileID)
 	})
 }
 
 // DeleteByUser deletes everything a user uploaded.
-func (m *Repository) DeleteByUser(ctx context.Context, userID id.UserID) (int, error) {
+func (m *Repository) DeleteByUser(ctx context.Context, userID id.UserID) ([]id.ContentURI, error) {
 	return m.deleteWith(ctx, func(tx *storage.Tx) (storage.DeletedMedia, error) {
 		return tx.DeleteMediaByUser(ctx, userID)
 	})
 }
 
 // DeleteOlderThan deletes uploaded media last downloaded (or uploaded) before t.
-func (m *Repository) DeleteOlderThan(ctx context.Context, t time.Time) (int, error) {
+func (m *Repository) DeleteOlderThan(ctx context.Context, t time.Time) ([]id.ContentURI, error) {
 	return m.deleteWith(ctx, func(tx *storage.Tx) (storage.DeletedMedia, error) {
 		return tx.DeleteMediaOlderThan(ctx, t.UnixMilli())
 	})
 }
 
 // DeleteExpiredPending deletes asynchronous media IDs that expired without content.
-func (m *Repository) DeleteExpiredPending(ctx context.Context) (int, error) {
+func (m *Repository) DeleteExpiredPending(ctx context.Context) ([]id.ContentURI, error) {
 	return m.deleteWith(ctx, func(tx *storage.Tx) (storage.DeletedMedia, error) {
 		return tx.DeleteExpiredPendingMedia(ctx, m.now().UnixMilli())
 	})
@@ -68,7 +68,7 @@ func (m *Repository) UsageByUser(ctx context.Context, userID id.UserID) (Usage, 
 }
 
 // deleteWith deletes rows in one transaction, then the blobs that no row references any more.
-func (m *Repository) deleteWith(ctx context.Context, del func(tx *storage.Tx) (storage.DeletedMedia, error)) (int, error) {
+func (m *Repository) deleteWith(ctx context.Context, del func(tx *storage.Tx) (storage.DeletedMedia, error)) ([]id.ContentURI, error) {
 	var out storage.DeletedMedia
 	err := m.db.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
@@ -76,12 +76,21 @@ func (m *Repository) deleteWith(ctx context.Context, del func(tx *storage.Tx) (s
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for _, h := range out.OrphanedHashes {
 		if err := m.store.Delete(ctx, h); err != nil {
-			return out.Count, err
+			return out.Media, err
 		}
 	}
-	return out.Count, nil
+	return out.Media, nil
 }
+
+// UsageOfUsers lists the users who uploaded media with their usage: see
+// storage.MediaUsageByUser for the order and paging.
+func (m *Repository) UsageOfUsers(ctx context.Context, order storage.MediaUsageOrder, desc bool, from, limit int) ([]storage.UserMediaUsage, int64, error) {
+	return m.db.MediaUsageByUser(ctx, order, desc, from, limit)
+}
+
+// IsLocal reports whether uri names media uploaded to this server.
+func (m *Repository) IsLocal(uri id.ContentURI) bool { return uri.Homeserver == m.serverName }

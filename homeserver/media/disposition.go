@@ -40,7 +40,7 @@ func setDownloadHeaders(h http.Header, contentType, fileName string) {
 // quoted when ASCII, as filename*=utf-8”... (RFC 5987) otherwise.
 func contentDisposition(contentType, fileName string) string {
 	disposition := "attachment"
-	if mt, _, err := mime.ParseMediaType(contentType); err == nil && inlineTypes[strings.ToLower(mt)] {
+	if inlineTypes[mediaType(contentType)] {
 		disposition = "inline"
 	}
 	if fileName == "" {
@@ -50,4 +50,13 @@ func contentDisposition(contentType, fileName string) string {
 		return v
 	}
 	return disposition // a name mime cannot encode is dropped
+}
+
+// mediaType returns contentType without parameters, lower-cased; "" if it does not parse.
+func mediaType(contentType string) string {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(mt)
 }

@@ -33,57 +33,75 @@ type Fetch struct {
 	Legacy bool
 	// Wait is how long to wait for an asynchronous upload's content (timeout_ms).
 	Wait time.Duration
+	// LocalOnly refuses other servers' media (allow_remote=false on the legacy endpoints).
+	LocalOnly bool
 }
 
+// errMediaNotFound answers for unknown, quarantined, expired and frozen media alike, so that
+// the answer tells nothing about which.
+var errMediaNotFound = mxerr.NotFound.WithMessage("Media not found")
+
 // Open returns a media item's content, waiting up to f.Wait for a pending upload. Unknown,
-// quarantined, expired and remote media are M_NOT_FOUND; content still missing after the wait
-// is M_NOT_YET_UPLOADED.
+// quarantined and expired media are M_NOT_FOUND; content still missing after the wait is
+// M_NOT_YET_UPLOADED.
 func (m *Repository) Open(ctx context.Context, uri id.ContentURI, f Fetch) (*Content, error) {
-	notFound := mxerr.NotFound.WithMessage("Media not found")
+	med, err := m.find(ctx, uri, f)
+	if err != nil {
+		return nil, err
+	}
+	body, err := m.store.Open(ctx, med.ContentHash)
+	if err != nil {
+		return nil, fmt.Errorf("media %s: %w", uri, err)
+	}
+	m.touch(ctx, med)
+	return &Content{Media: med, Body: body}, nil
+}
+
+// find returns the record of a media item that may be served, with its content uploaded:
+// local media from the database, remote media from the cache (fetched into it if need be).
+func (m *Repository) find(ctx context.Context, uri id.ContentURI, f Fetch) (storage.Media, error) {
 	if uri.Homeserver != m.serverName {
-		// Remote media needs federation (GET /_matrix/federation/v1/media/download), not built yet.
-		return nil, notFound
+		return m.findRemote(ctx, uri, f)
 	}
 	deadline := m.now().Add(f.Wait)
 	for {
 		med, err := m.db.MediaByID(ctx, uri.Homeserver, uri.FileID)
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, notFound
+			return storage.Media{}, errMediaNotFound
 		} else if err != nil {
-			return nil, err
+			return storage.Media{}, err
 		}
 		now := m.now()
 		switch {
 		case med.Quarantined:
-			return nil, notFound
+			return storage.Media{}, errMediaNotFound
 		case f.Legacy && !med.LegacyVisible:
-			return nil, notFound
+			return storage.Media{}, errMediaNotFound
 		case med.Pending() && med.PendingExpiresTS <= now.UnixMilli():
-			return nil, notFound
-		case med.Pending():
-			if !now.Before(deadline) {
-				return nil, mxerr.NotYetUploaded.WithMessage("The media has not been uploaded yet")
-			}
-			t := time.NewTimer(min(pollInterval, deadline.Sub(now)))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-t.C:
-			}
-			continue
+			return storage.Media{}, errMediaNotFound
+		case !med.Pending():
+			return med, nil
+		case !now.Before(deadline):
+			return storage.Media{}, mxerr.NotYetUploaded.WithMessage("The media has not been uploaded yet")
 		}
-		body, err := m.store.Open(ctx, med.ContentHash)
-		if err != nil {
-			return nil, fmt.Errorf("media %s: %w", uri, err)
+		t := time.NewTimer(min(pollInterval, deadline.Sub(now)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return storage.Media{}, ctx.Err()
+		case <-t.C:
 		}
-		// Record the access at most once a minute: the row just read says when the last one
-		// was, so most downloads write nothing (and on SQLite never wait for the one writer).
-		if now.UnixMilli()-med.LastAccessTS >= touchInterval.Milliseconds() {
-			if err := m.db.TouchMedia(ctx, med.ServerName, med.MediaID, now.UnixMilli()); err != nil {
-				m.log.WarnContext(ctx, "cannot record media access", "error", err)
-			}
-		}
-		return &Content{Media: med, Body: body}, nil
+	}
+}
+
+// touch records an access at most once a minute: the row just read says when the last one
+// was, so most downloads write nothing (and on SQLite never wait for the one writer).
+func (m *Repository) touch(ctx context.Context, med storage.Media) {
+	now := m.now().UnixMilli()
+	if now-med.LastAccessTS < touchInterval.Milliseconds() {
+		return
+	}
+	if err := m.db.TouchMedia(ctx, med.ServerName, med.MediaID, now); err != nil {
+		m.log.WarnContext(ctx, "cannot record media access", "error", err)
 	}
 }

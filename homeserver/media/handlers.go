@@ -11,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/accounts"
+	"causeway/homeserver/media/thumbnail"
 	"causeway/homeserver/mxerr"
 	"causeway/homeserver/storage"
 	"causeway/homeserver/web"
@@ -107,13 +108,9 @@ func (a *API) readUpload(w http.ResponseWriter, r *http.Request) (Upload, error)
 	if r.ContentLength > limit {
 		return Upload{}, mxerr.TooLarge.WithMessage("The file is larger than the limit of %d bytes", limit)
 	}
-	contentType := r.Header.Get("Content-Type")
-	if contentType == "" {
-		contentType = "application/octet-stream"
-	}
 	return Upload{
 		Uploader:    requester(r).UserID,
-		ContentType: contentType,
+		ContentType: contentTypeOrDefault(r.Header.Get("Content-Type")),
 		FileName:    r.URL.Query().Get("filename"),
 		Body:        http.MaxBytesReader(w, r.Body, limit),
 		Length:      r.ContentLength,
@@ -134,11 +131,7 @@ func (a *API) handleLegacyDownload(w http.ResponseWriter, r *http.Request) error
 }
 
 func (a *API) serveDownload(w http.ResponseWriter, r *http.Request, legacy bool) error {
-	uri, err := pathContentURI(r)
-	if err != nil {
-		return err
-	}
-	wait, err := timeoutParam(r)
+	uri, f, err := downloadParams(r, legacy)
 	if err != nil {
 		return err
 	}
@@ -146,18 +139,129 @@ func (a *API) serveDownload(w http.ResponseWriter, r *http.Request, legacy bool)
 	if err != nil {
 		return err
 	}
-	c, err := a.repo.Open(r.Context(), uri, Fetch{Legacy: legacy, Wait: wait})
+	c, err := a.repo.Open(r.Context(), uri, f)
 	if err != nil {
 		return err
 	}
-	defer c.Body.Close()
-	if fileName == "" {
-		fileName = c.UploadName
+	if fileName != "" {
+		c.UploadName = fileName
 	}
-	setDownloadHeaders(w.Header(), c.ContentType, fileName)
-	// ServeContent answers Range and conditional requests from the seekable blob.
-	http.ServeContent(w, r, "", time.UnixMilli(c.CreatedTS), c.Body)
+	serveContent(w, r, c)
 	return nil
+}
+
+// handlePreviewURL serves GET /_matrix/client/v1/media/preview_url and its deprecated twin
+// GET /_matrix/media/v3/preview_url (authed-content-repo.yaml, content-repo.yaml). The ts
+// parameter is accepted and ignored: the cache holds one version of each page.
+func (a *API) handlePreviewURL(w http.ResponseWriter, r *http.Request) error {
+	rawURL := r.URL.Query().Get("url")
+	if rawURL == "" {
+		return mxerr.MissingParam.WithMessage("The url parameter is required")
+	}
+	props, err := a.repo.PreviewURL(r.Context(), rawURL)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(props)
+	return err
+}
+
+// handleThumbnail serves GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}
+// (authed-content-repo.yaml).
+func (a *API) handleThumbnail(w http.ResponseWriter, r *http.Request) error {
+	return a.serveThumbnail(w, r, false)
+}
+
+// handleLegacyThumbnail serves the unauthenticated GET /_matrix/media/v3/thumbnail/{serverName}/
+// {mediaId} (content-repo.yaml), frozen like the legacy downloads.
+func (a *API) handleLegacyThumbnail(w http.ResponseWriter, r *http.Request) error {
+	return a.serveThumbnail(w, r, true)
+}
+
+func (a *API) serveThumbnail(w http.ResponseWriter, r *http.Request, legacy bool) error {
+	uri, f, err := downloadParams(r, legacy)
+	if err != nil {
+		return err
+	}
+	spec, err := thumbnailParams(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.repo.Thumbnail(r.Context(), uri, spec, f)
+	if err != nil {
+		return err
+	}
+	serveContent(w, r, c)
+	return nil
+}
+
+// serveContent writes c with the safe download headers; ServeContent answers Range, HEAD and
+// conditional requests from the seekable body.
+func serveContent(w http.ResponseWriter, r *http.Request, c *Content) {
+	defer c.Body.Close()
+	setDownloadHeaders(w.Header(), c.ContentType, c.UploadName)
+	http.ServeContent(w, r, "", time.UnixMilli(c.CreatedTS), c.Body)
+}
+
+// downloadParams reads what every download and thumbnail request names: the media, timeout_ms,
+// and on the legacy endpoints allow_remote.
+func downloadParams(r *http.Request, legacy bool) (id.ContentURI, Fetch, error) {
+	uri, err := pathContentURI(r)
+	if err != nil {
+		return id.ContentURI{}, Fetch{}, err
+	}
+	wait, err := timeoutParam(r)
+	if err != nil {
+		return id.ContentURI{}, Fetch{}, err
+	}
+	f := Fetch{Legacy: legacy, Wait: wait}
+	if legacy {
+		allowRemote, err := boolParam(r, "allow_remote", true)
+		if err != nil {
+			return id.ContentURI{}, Fetch{}, err
+		}
+		f.LocalOnly = !allowRemote
+	}
+	return uri, f, nil
+}
+
+// thumbnailParams reads width, height, method and animated.
+func thumbnailParams(r *http.Request) (thumbnail.Spec, error) {
+	q := r.URL.Query()
+	var spec thumbnail.Spec
+	var err error
+	if spec.Width, err = strconv.Atoi(q.Get("width")); err != nil {
+		return spec, mxerr.InvalidParam.WithMessage("width must be an integer")
+	}
+	if spec.Height, err = strconv.Atoi(q.Get("height")); err != nil {
+		return spec, mxerr.InvalidParam.WithMessage("height must be an integer")
+	}
+	spec.Method = thumbnail.Method(q.Get("method"))
+	if spec.Method == "" {
+		spec.Method = thumbnail.Scale
+	}
+	if spec.Animated, err = boolParam(r, "animated", false); err != nil {
+		return spec, err
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, mxerr.InvalidParam.WithMessage("%s", err)
+	}
+	return spec, nil
+}
+
+// boolParam reads a query parameter that is "true" or "false", or absent (def).
+func boolParam(r *http.Request, name string, def bool) (bool, error) {
+	switch r.URL.Query().Get(name) {
+	case "":
+		return def, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, mxerr.InvalidParam.WithMessage("%s must be true or false", name)
 }
 
 // pathContentURI reads {serverName} and {mediaId}.
@@ -170,10 +274,24 @@ func pathContentURI(r *http.Request) (id.ContentURI, error) {
 	if err != nil {
 		return id.ContentURI{}, err
 	}
-	if server == "" || mediaID == "" || len(mediaID) > 255 {
+	if !id.ValidateServerName(server) || !validMediaID(mediaID) {
 		return id.ContentURI{}, mxerr.InvalidParam.WithMessage("Invalid media ID")
 	}
 	return id.ContentURI{Homeserver: server, FileID: mediaID}, nil
+}
+
+// validMediaID allows only what the spec lets a media ID hold: A-Z, a-z, 0-9, _ and -
+// (content_repo.md, "Security considerations").
+func validMediaID(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // timeoutParam reads timeout_ms: how long to wait for an asynchronous upload.

@@ -3,8 +3,9 @@
 // serves uploads and downloads over HTTP (data/api/client-server/authed-content-repo.yaml and
 // content-repo.yaml), and offers the admin operations (quarantine, deletion, usage).
 //
-// Thumbnails live in media/thumbnail. URL previews and remote (federated) media are not here
-// yet: downloads of another server's media answer M_NOT_FOUND. No SQL lives here.
+// Thumbnails are made by media/thumbnail and kept here; URL previews are fetched by
+// media/preview. Other servers' media is cached here and fetched through Remote, which
+// federation implements. No SQL lives here.
 package media
 
 import (
@@ -16,9 +17,11 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/config"
+	"causeway/homeserver/media/preview"
 	"causeway/homeserver/mxerr"
 	"causeway/homeserver/storage"
 )
@@ -33,8 +36,13 @@ type Repository struct {
 	serverName string
 	db         *storage.DB
 	store      Store
+	remote     Remote             // nil until federation lands
+	previewer  *preview.Previewer // nil when URL previews are off
 	log        *slog.Logger
 	now        func() time.Time
+	fetches    singleflight.Group // remote fetches in flight, by mxc URI
+	thumbs     singleflight.Group // thumbnails being made, by media and size class
+	previews   singleflight.Group // URL previews being fetched, by URL
 }
 
 // Options are what New needs.
@@ -43,6 +51,7 @@ type Options struct {
 	ServerName string
 	DB         *storage.DB
 	Store      Store
+	Remote     Remote // fetches other servers' media; nil: they are M_NOT_FOUND
 	Log        *slog.Logger
 }
 
@@ -53,6 +62,8 @@ func New(opts Options) *Repository {
 		serverName: opts.ServerName,
 		db:         opts.DB,
 		store:      opts.Store,
+		remote:     opts.Remote,
+		previewer:  newPreviewer(opts.Config.URLPreview),
 		log:        opts.Log,
 		now:        time.Now,
 	}
@@ -92,6 +103,7 @@ func (m *Repository) Upload(ctx context.Context, up Upload) (id.ContentURI, erro
 		m.dropBlob(ctx, hash)
 		return id.ContentURI{}, err
 	}
+	m.pregenerate(ctx, med)
 	return id.ContentURI{Homeserver: m.serverName, FileID: med.MediaID}, nil
 }
 
@@ -154,6 +166,7 @@ func (m *Repository) UploadPending(ctx context.Context, uri id.ContentURI, up Up
 		m.dropBlob(ctx, hash)
 		return err
 	}
+	m.pregenerate(ctx, med)
 	return nil
 }
 
@@ -178,7 +191,7 @@ func (m *Repository) put(ctx context.Context, up Upload) (string, int64, error) 
 // The spec lists a reached quota under 403 M_FORBIDDEN for uploads (content-repo.yaml); the
 // newer M_USER_LIMIT_EXCEEDED (v1.18) requires an info_uri that Causeway has no page for yet.
 func (m *Repository) checkQuota(ctx context.Context, userID id.UserID, size int64) error {
-	if m.cfg.UserQuotaBytes == 0 {
+	if m.cfg.UserQuotaBytes == 0 || userID == "" { // "": the server's own, e.g. preview images
 		return nil
 	}
 	_, used, err := m.db.MediaUsage(ctx, userID)

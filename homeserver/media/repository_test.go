@@ -69,8 +69,8 @@ func TestPendingMediaExpires(t *testing.T) {
 		if _, err := r.Open(ctx, uri, Fetch{}); errCode(err) != "M_NOT_FOUND" {
 			t.Errorf("download after expiry: %v, want M_NOT_FOUND", err)
 		}
-		if n, err := r.DeleteExpiredPending(ctx); err != nil || n != 1 {
-			t.Errorf("DeleteExpiredPending = %d, %v; want 1", n, err)
+		if n, err := r.DeleteExpiredPending(ctx); err != nil || len(n) != 1 {
+			t.Errorf("DeleteExpiredPending = %v, %v; want one", n, err)
 		}
 	})
 }
@@ -89,8 +89,8 @@ func TestDeleteOlderThanKeepsRecentlyRead(t *testing.T) {
 		}
 		c.Body.Close()
 		n, err := r.DeleteOlderThan(ctx, start.Add(time.Hour))
-		if err != nil || n != 1 {
-			t.Fatalf("DeleteOlderThan = %d, %v; want 1", n, err)
+		if err != nil || len(n) != 1 || n[0] != old {
+			t.Fatalf("DeleteOlderThan = %v, %v; want %s", n, err, old)
 		}
 		if _, err := r.Open(ctx, old, Fetch{}); errCode(err) != "M_NOT_FOUND" {
 			t.Errorf("deleted media: %v, want M_NOT_FOUND", err)

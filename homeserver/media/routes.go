@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"causeway/homeserver/accounts"
 	"causeway/homeserver/web"
@@ -41,10 +42,10 @@ func NewAPI(opts APIOptions) *API {
 }
 
 // Handler returns every media route. Mount it at /_matrix/media/ and /_matrix/client/v1/media/.
-// Thumbnails and URL previews are not routed yet, so they answer 404 M_UNRECOGNIZED.
+// HEAD is answered wherever GET is, without a body.
 func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(web.AssignRequestID, web.CORS(a.corsOrigins))
+	r.Use(web.AssignRequestID, web.CORS(a.corsOrigins), middleware.GetHead)
 	r.NotFound(web.NotFound)
 	r.MethodNotAllowed(web.MethodNotAllowed)
 
@@ -53,6 +54,10 @@ func (a *API) Handler() http.Handler {
 		r.Get("/config", a.authed(a.handleGetConfig))
 		r.Get("/download/{serverName}/{mediaId}", a.authed(a.handleDownload))
 		r.Get("/download/{serverName}/{mediaId}/{fileName}", a.authed(a.handleDownload))
+		r.Get("/thumbnail/{serverName}/{mediaId}", a.authed(a.handleThumbnail))
+		if a.repo.PreviewsEnabled() {
+			r.Get("/preview_url", a.authed(a.handlePreviewURL))
+		}
 	})
 	r.Post("/_matrix/media/v1/create", a.authed(a.handleCreate))
 	r.Route("/_matrix/media/v3", a.routesV3)
@@ -70,4 +75,8 @@ func (a *API) routesV3(r chi.Router) {
 	r.Get("/config", a.authed(a.handleGetConfig))
 	r.Get("/download/{serverName}/{mediaId}", a.wrap(a.handleLegacyDownload))
 	r.Get("/download/{serverName}/{mediaId}/{fileName}", a.wrap(a.handleLegacyDownload))
+	r.Get("/thumbnail/{serverName}/{mediaId}", a.wrap(a.handleLegacyThumbnail))
+	if a.repo.PreviewsEnabled() {
+		r.Get("/preview_url", a.authed(a.handlePreviewURL))
+	}
 }

@@ -397,6 +397,9 @@ func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, wire any, proto Proto
 	if err := rt.tx.InsertEvent(ctx, ev); err != nil {
 		return nil, err
 	}
+	if err := rt.recordMediaReferences(ctx, ev, p.Content); err != nil {
+		return nil, err
+	}
 	if ev.IsState() {
 		key := storage.StateKey{Type: p.Type, StateKey: *p.StateKey}
 		if err := rt.tx.SetCurrentState(ctx, rt.room.ID, key, ev.ID, ev.Membership, ev.StreamPos); err != nil {

@@ -13,7 +13,6 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"causeway/homeserver/accounts"
 	"causeway/homeserver/storage/storagetest"
 )
 
@@ -112,10 +111,7 @@ func TestDirectoryVisibility(t *testing.T) {
 		wantError(t, ts.do(t, http.MethodPut, visibilityPath(roomID), bob.AccessToken, map[string]any{"visibility": "public"}), 403, "M_FORBIDDEN")
 
 		// A server admin may, without being in the room (as in Synapse).
-		if _, err := ts.srv.Accounts.Register(ctx, accounts.RegisterParams{Localpart: "root", Password: password, Admin: true, InhibitLogin: true}); err != nil {
-			t.Fatal(err)
-		}
-		root := ts.login(t, "@root:localhost", password)
+		root := ts.registerAdmin(t, "root")
 		wantOK(t, ts.do(t, http.MethodPut, visibilityPath(roomID), root.AccessToken, map[string]any{"visibility": "public"}))
 		if got := visibility(t, roomID); got != "public" {
 			t.Errorf("after the admin published: %q, want public", got)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/config"
@@ -191,15 +192,15 @@ func TestMediaUploadDownload(t *testing.T) {
 				t.Errorf("blobs on disk: %d, want %d", got, before+1)
 			}
 			// Deleting one keeps the other's bytes.
-			if n, err := ts.srv.Media.Delete(ctx, a); err != nil || n != 1 {
-				t.Fatalf("Delete = %d, %v", n, err)
+			if n, err := ts.srv.Media.Delete(ctx, a); err != nil || len(n) != 1 {
+				t.Fatalf("Delete = %v, %v", n, err)
 			}
 			got, err := bob.DownloadBytes(ctx, b)
 			if err != nil || !bytes.Equal(got, payload) {
 				t.Errorf("after deleting the twin: %q, %v", got, err)
 			}
-			if n, err := ts.srv.Media.Delete(ctx, b); err != nil || n != 1 {
-				t.Fatalf("Delete = %d, %v", n, err)
+			if n, err := ts.srv.Media.Delete(ctx, b); err != nil || len(n) != 1 {
+				t.Fatalf("Delete = %v, %v", n, err)
 			}
 			if got := blobCount(t, ts); got != before {
 				t.Errorf("blobs on disk after deleting both: %d, want %d", got, before)
@@ -352,8 +353,8 @@ func TestMediaLimits(t *testing.T) {
 				t.Errorf("UsageByUser = %+v, %v", usage, err)
 			}
 			// Deleting frees the quota.
-			if n, err := ts.srv.Media.DeleteByUser(ctx, alice.UserID); err != nil || n != 1 {
-				t.Fatalf("DeleteByUser = %d, %v", n, err)
+			if n, err := ts.srv.Media.DeleteByUser(ctx, alice.UserID); err != nil || len(n) != 1 {
+				t.Fatalf("DeleteByUser = %v, %v", n, err)
 			}
 			mustUpload(t, alice, make([]byte, 900), "application/octet-stream", "")
 		})
@@ -400,4 +401,36 @@ func mustUploadB(b *testing.B, cli *mautrix.Client, data []byte) id.ContentURI {
 		b.Fatal(err)
 	}
 	return resp.ContentURI
+}
+
+func TestMediaReferencesFromEvents(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		room, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		image := mustUpload(t, alice, []byte("an image"), "image/png", "a.png")
+		thumb := mustUpload(t, alice, []byte("its thumbnail"), "image/png", "t.png")
+		elsewhere := mustUpload(t, alice, []byte("not in the room"), "text/plain", "")
+		_, err = alice.SendMessageEvent(ctx, room.RoomID, event.EventMessage, map[string]any{
+			"msgtype": "m.image", "body": "a.png", "url": image.String(),
+			"info": map[string]any{"thumbnail_url": thumb.String()},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		n, err := ts.srv.Media.QuarantineInRoom(ctx, room.RoomID, true)
+		if err != nil || n != 2 {
+			t.Fatalf("QuarantineInRoom = %d, %v; want the image and its thumbnail", n, err)
+		}
+		for _, uri := range []id.ContentURI{image, thumb} {
+			wantError(t, ts.mediaRequest(t, http.MethodGet, downloadPath(uri), bob.AccessToken, nil, nil), http.StatusNotFound, "M_NOT_FOUND")
+		}
+		wantOK(t, ts.mediaRequest(t, http.MethodGet, downloadPath(elsewhere), bob.AccessToken, nil, nil))
+	})
 }

@@ -197,7 +197,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Log:         log.With("component", "media"),
 	}).Handler()
 	mux := http.NewServeMux()
-	mux.Handle("/_causeway/admin/", admin.New(accountsSvc, statuses, grants, log.With("component", "admin")).Handler())
+	adminAPI := admin.New(admin.Options{
+		Accounts: accountsSvc, Media: srv.Media, Appservices: statuses, Grants: grants, Log: log.With("component", "admin"),
+	}).Handler()
+	mux.Handle("/_causeway/admin/", adminAPI)
+	mux.Handle("/_synapse/admin/", adminAPI)
 	mux.Handle("/_matrix/media/", mediaAPI)
 	mux.Handle("/_matrix/client/v1/media/", mediaAPI)
 	mux.Handle("/", api.Handler())

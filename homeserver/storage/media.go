@@ -22,6 +22,7 @@ type Media struct {
 	Quarantined      bool
 	PendingExpiresTS int64 // 0 once the content is uploaded
 	LegacyVisible    bool
+	Remote           bool // a cached copy of another server's media
 }
 
 // Pending reports whether m was created asynchronously and still awaits its content.
@@ -36,13 +37,13 @@ type MediaReference struct {
 }
 
 const mediaColumns = `server_name, media_id, content_hash, size, content_type, upload_name, uploader,
-	created_ts, last_access_ts, quarantined, pending_expires_ts, legacy_visible`
+	created_ts, last_access_ts, quarantined, pending_expires_ts, legacy_visible, remote`
 
 const (
 	insertMediaContent = `INSERT INTO media_content (content_hash, size, created_ts) VALUES ($1, $2, $3)
 		ON CONFLICT (content_hash) DO NOTHING`
 	insertMedia = `INSERT INTO media (` + mediaColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 	selectMedia          = `SELECT ` + mediaColumns + ` FROM media WHERE server_name = $1 AND media_id = $2`
 	completePendingMedia = `UPDATE media SET content_hash = $3, size = $4, content_type = $5, upload_name = $6,
 		pending_expires_ts = 0, last_access_ts = $7
@@ -58,12 +59,17 @@ const (
 		WHERE r.server_name = media.server_name AND r.media_id = media.media_id AND r.room_id = $1)`
 	selectMediaKeysByID       = `SELECT server_name, media_id, content_hash FROM media WHERE server_name = $1 AND media_id = $2`
 	selectMediaKeysByUser     = `SELECT server_name, media_id, content_hash FROM media WHERE uploader = $1`
-	selectMediaKeysOlderThan  = `SELECT server_name, media_id, content_hash FROM media WHERE last_access_ts < $1 AND content_hash <> ''`
+	selectMediaKeysOlderThan  = `SELECT server_name, media_id, content_hash FROM media WHERE last_access_ts < $1 AND content_hash <> '' AND NOT remote`
+	selectRemoteKeysOlderThan = `SELECT server_name, media_id, content_hash FROM media WHERE remote AND last_access_ts < $1`
 	selectMediaKeysExpired    = `SELECT server_name, media_id, content_hash FROM media WHERE content_hash = '' AND pending_expires_ts <= $1`
 	deleteMedia               = `DELETE FROM media WHERE server_name = $1 AND media_id = $2`
 	deleteMediaReferences     = `DELETE FROM media_references WHERE server_name = $1 AND media_id = $2`
-	deleteUnreferencedContent = `DELETE FROM media_content WHERE content_hash = $1 AND NOT EXISTS (SELECT 1 FROM media WHERE content_hash = $1)`
-	insertMediaReference      = `INSERT INTO media_references (server_name, media_id, room_id, event_id) VALUES ($1, $2, $3, $4)
+	selectThumbnailHashes     = `SELECT content_hash FROM media_thumbnails WHERE server_name = $1 AND media_id = $2`
+	deleteThumbnails          = `DELETE FROM media_thumbnails WHERE server_name = $1 AND media_id = $2`
+	deleteUnreferencedContent = `DELETE FROM media_content WHERE content_hash = $1
+		AND NOT EXISTS (SELECT 1 FROM media WHERE content_hash = $1)
+		AND NOT EXISTS (SELECT 1 FROM media_thumbnails WHERE content_hash = $1)`
+	insertMediaReference = `INSERT INTO media_references (server_name, media_id, room_id, event_id) VALUES ($1, $2, $3, $4)
 		ON CONFLICT DO NOTHING`
 	selectMediaContentExists = `SELECT COUNT(*) FROM media_content WHERE content_hash = $1`
 )
@@ -77,7 +83,7 @@ func (c conn) InsertMedia(ctx context.Context, m Media) error {
 		}
 	}
 	_, err := c.q.Exec(ctx, insertMedia, m.ServerName, m.MediaID, m.ContentHash, m.Size, m.ContentType, m.UploadName,
-		m.Uploader, m.CreatedTS, m.LastAccessTS, m.Quarantined, m.PendingExpiresTS, m.LegacyVisible)
+		m.Uploader, m.CreatedTS, m.LastAccessTS, m.Quarantined, m.PendingExpiresTS, m.LegacyVisible, m.Remote)
 	if err != nil {
 		return fmt.Errorf("insert media %s: %w", m.MediaID, err)
 	}
@@ -88,7 +94,7 @@ func (c conn) InsertMedia(ctx context.Context, m Media) error {
 func (c conn) MediaByID(ctx context.Context, serverName, mediaID string) (Media, error) {
 	var m Media
 	err := c.q.QueryRow(ctx, selectMedia, serverName, mediaID).Scan(&m.ServerName, &m.MediaID, &m.ContentHash, &m.Size,
-		&m.ContentType, &m.UploadName, &m.Uploader, &m.CreatedTS, &m.LastAccessTS, &m.Quarantined, &m.PendingExpiresTS, &m.LegacyVisible)
+		&m.ContentType, &m.UploadName, &m.Uploader, &m.CreatedTS, &m.LastAccessTS, &m.Quarantined, &m.PendingExpiresTS, &m.LegacyVisible, &m.Remote)
 	if err != nil {
 		return Media{}, fmt.Errorf("media %s/%s: %w", serverName, mediaID, err)
 	}
@@ -186,11 +192,11 @@ func (c conn) MediaContentExists(ctx context.Context, hash string) (bool, error)
 // DeletedMedia is what a deletion removed: the media items, and the blobs no longer referenced
 // by any item, which the caller removes from the blob store after the transaction commits.
 type DeletedMedia struct {
-	Count          int
+	Media          []id.ContentURI
 	OrphanedHashes []string
 }
 
-// DeleteMediaByID deletes one media item (Count 0 if there was none).
+// DeleteMediaByID deletes one media item (none if there was none).
 func (tx *Tx) DeleteMediaByID(ctx context.Context, serverName, mediaID string) (DeletedMedia, error) {
 	return tx.deleteMediaWhere(ctx, selectMediaKeysByID, serverName, mediaID)
 }
@@ -200,9 +206,14 @@ func (tx *Tx) DeleteMediaByUser(ctx context.Context, userID id.UserID) (DeletedM
 	return tx.deleteMediaWhere(ctx, selectMediaKeysByUser, userID)
 }
 
-// DeleteMediaOlderThan deletes uploaded media last accessed before ts.
+// DeleteMediaOlderThan deletes local uploaded media last accessed before ts.
 func (tx *Tx) DeleteMediaOlderThan(ctx context.Context, ts int64) (DeletedMedia, error) {
 	return tx.deleteMediaWhere(ctx, selectMediaKeysOlderThan, ts)
+}
+
+// DeleteRemoteMediaOlderThan deletes cached copies of remote media last accessed before ts.
+func (tx *Tx) DeleteRemoteMediaOlderThan(ctx context.Context, ts int64) (DeletedMedia, error) {
+	return tx.deleteMediaWhere(ctx, selectRemoteKeysOlderThan, ts)
 }
 
 // DeleteExpiredPendingMedia deletes pending media IDs whose upload window closed at or before nowTS.
@@ -230,16 +241,25 @@ func (tx *Tx) deleteMediaWhere(ctx context.Context, query string, args ...any) (
 		return DeletedMedia{}, fmt.Errorf("select media to delete: %w", err)
 	}
 	var out DeletedMedia
-	hashes := map[string]bool{}
+	hashes := map[string]bool{} // blobs that may have lost their last reference
 	for _, k := range keys {
 		if _, err := tx.q.Exec(ctx, deleteMediaReferences, k.server, k.mediaID); err != nil {
 			return DeletedMedia{}, fmt.Errorf("delete media references: %w", err)
+		}
+		thumbs, err := tx.deleteThumbnails(ctx, k.server, k.mediaID)
+		if err != nil {
+			return DeletedMedia{}, err
+		}
+		for _, h := range thumbs {
+			hashes[h] = true
 		}
 		n, err := tx.q.Exec(ctx, deleteMedia, k.server, k.mediaID)
 		if err != nil {
 			return DeletedMedia{}, fmt.Errorf("delete media %s: %w", k.mediaID, err)
 		}
-		out.Count += int(n)
+		if n > 0 {
+			out.Media = append(out.Media, id.ContentURI{Homeserver: k.server, FileID: k.mediaID})
+		}
 		if k.hash != "" {
 			hashes[k.hash] = true
 		}
@@ -254,4 +274,91 @@ func (tx *Tx) deleteMediaWhere(ctx context.Context, query string, args ...any) (
 		}
 	}
 	return out, nil
+}
+
+// deleteThumbnails deletes a media item's thumbnails and returns the hashes they named.
+func (tx *Tx) deleteThumbnails(ctx context.Context, serverName, mediaID string) ([]string, error) {
+	rows, err := tx.q.Query(ctx, selectThumbnailHashes, serverName, mediaID)
+	if err != nil {
+		return nil, fmt.Errorf("select thumbnails: %w", err)
+	}
+	var hashes []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan thumbnail: %w", err)
+		}
+		hashes = append(hashes, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select thumbnails: %w", err)
+	}
+	if _, err := tx.q.Exec(ctx, deleteThumbnails, serverName, mediaID); err != nil {
+		return nil, fmt.Errorf("delete thumbnails: %w", err)
+	}
+	return hashes, nil
+}
+
+// UserMediaUsage is what one user has uploaded.
+type UserMediaUsage struct {
+	UserID id.UserID
+	Count  int64
+	Bytes  int64
+}
+
+// MediaUsageOrder is how MediaUsageByUser sorts.
+type MediaUsageOrder string
+
+// The orders MediaUsageByUser knows.
+const (
+	OrderByUserID MediaUsageOrder = "user_id"
+	OrderByCount  MediaUsageOrder = "media_count"
+	OrderByBytes  MediaUsageOrder = "media_length"
+)
+
+// mediaUsageOrderSQL maps each order to its ORDER BY clause; ties go by user ID.
+var mediaUsageOrderSQL = map[MediaUsageOrder]string{
+	OrderByUserID: "uploader",
+	OrderByCount:  "COUNT(*)",
+	OrderByBytes:  "SUM(size)",
+}
+
+// MediaUsageByUser returns the uploaders of local media with their usage, sorted by order
+// (descending if desc), skipping from and returning at most limit, and how many uploaders there
+// are in all.
+func (c conn) MediaUsageByUser(ctx context.Context, order MediaUsageOrder, desc bool, from, limit int) ([]UserMediaUsage, int64, error) {
+	col, ok := mediaUsageOrderSQL[order]
+	if !ok {
+		return nil, 0, fmt.Errorf("media usage: unknown order %q", order)
+	}
+	dir := "ASC"
+	if desc {
+		dir = "DESC"
+	}
+	query := `SELECT uploader, COUNT(*), SUM(size) FROM media WHERE uploader <> '' AND content_hash <> '' AND NOT remote
+		GROUP BY uploader ORDER BY ` + col + ` ` + dir + `, uploader ` + dir + ` LIMIT $1 OFFSET $2`
+	rows, err := c.q.Query(ctx, query, limit, from)
+	if err != nil {
+		return nil, 0, fmt.Errorf("media usage: %w", err)
+	}
+	defer rows.Close()
+	var out []UserMediaUsage
+	for rows.Next() {
+		var u UserMediaUsage
+		if err := rows.Scan(&u.UserID, &u.Count, &u.Bytes); err != nil {
+			return nil, 0, fmt.Errorf("media usage: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("media usage: %w", err)
+	}
+	var total int64
+	err = c.q.QueryRow(ctx, `SELECT COUNT(DISTINCT uploader) FROM media WHERE uploader <> '' AND content_hash <> '' AND NOT remote`).Scan(&total)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count uploaders: %w", err)
+	}
+	return out, total, nil
 }

@@ -13,7 +13,14 @@
 // animated WebP). Outputs: JPEG (quality 80) when the thumbnail is opaque, PNG
 // when it has any transparency, GIF for animated thumbnails. WebP input follows
 // the same rule, so a WebP with alpha becomes PNG and an opaque one JPEG.
-// EXIF orientation is not applied.
+//
+// A JPEG's EXIF Orientation tag is applied: thumbnails come out upright, the
+// spec's width and height apply to the upright picture, and Probe reports
+// upright dimensions. Only the first APP1 segment within the first 64 KiB is
+// read (exif.go). WebP's EXIF chunk is not read: the container puts it after
+// the image data, where browsers ignore orientation metadata too (CSS Images
+// 3, image-orientation), and Probe could not reach it without reading the
+// whole file.
 package thumbnail
 
 import (
@@ -161,23 +168,41 @@ func Supported(contentType string) bool {
 }
 
 // Probe reads only the image header from r and returns the format ("jpeg",
-// "png", "gif" or "webp") and dimensions. It returns ErrTooLarge, together with
-// the format and dimensions, when the image exceeds limits: this is the
-// decompression-bomb check, and it costs a few kilobytes of reading whatever
-// the header claims. Unknown formats give ErrUnsupported, broken headers ErrDecode.
+// "png", "gif" or "webp") and dimensions. For a JPEG the dimensions are those
+// of the upright picture, after its EXIF orientation: a portrait photo stored
+// sideways reports its height as the larger side. It returns ErrTooLarge,
+// together with the format and dimensions, when the image exceeds limits: this
+// is the decompression-bomb check, and it costs a few kilobytes of reading
+// whatever the header claims. Unknown formats give ErrUnsupported, broken
+// headers ErrDecode.
 func Probe(r io.Reader, limits Limits) (format string, width, height int, err error) {
-	cfg, format, err := image.DecodeConfig(r)
+	format, width, height, _, err = probe(r, limits)
+	return format, width, height, err
+}
+
+// probe is Probe, also returning the orientation (topLeft unless a JPEG says
+// otherwise).
+func probe(r io.Reader, limits Limits) (format string, width, height int, o orientation, err error) {
+	hr := &headRecorder{r: r}
+	cfg, format, err := image.DecodeConfig(hr)
 	switch {
 	case errors.Is(err, image.ErrFormat):
-		return "", 0, 0, fmt.Errorf("%w: unknown image format", ErrUnsupported)
+		return "", 0, 0, 0, fmt.Errorf("%w: unknown image format", ErrUnsupported)
 	case err != nil:
-		return format, 0, 0, fmt.Errorf("%w: %s header: %w", ErrDecode, format, err)
+		return format, 0, 0, 0, fmt.Errorf("%w: %s header: %w", ErrDecode, format, err)
 	case !supportedFormats[format]:
-		return format, 0, 0, fmt.Errorf("%w: format %s", ErrUnsupported, format)
+		return format, 0, 0, 0, fmt.Errorf("%w: format %s", ErrUnsupported, format)
 	case cfg.Width <= 0 || cfg.Height <= 0:
-		return format, cfg.Width, cfg.Height, fmt.Errorf("%w: %s header claims %dx%d", ErrDecode, format, cfg.Width, cfg.Height)
+		return format, cfg.Width, cfg.Height, 0, fmt.Errorf("%w: %s header claims %dx%d", ErrDecode, format, cfg.Width, cfg.Height)
 	}
-	return format, cfg.Width, cfg.Height, limits.withDefaults().check(cfg.Width, cfg.Height)
+	o, width, height = topLeft, cfg.Width, cfg.Height
+	if format == "jpeg" {
+		o = jpegOrientation(hr.head)
+	}
+	if o.swapsSides() {
+		width, height = height, width
+	}
+	return format, width, height, o, limits.withDefaults().check(width, height)
 }
 
 // scaler resamples every thumbnail. CatmullRom is a separable kernel whose
@@ -209,7 +234,7 @@ func Generate(data []byte, contentType string, spec Spec, limits Limits) (out []
 		return nil, "", fmt.Errorf("%w: %q", ErrUnsupported, contentType)
 	}
 	limits = limits.withDefaults()
-	format, w, h, err := Probe(bytes.NewReader(data), limits)
+	format, w, h, o, err := probe(bytes.NewReader(data), limits)
 	if errors.Is(err, ErrUnsupported) && format == "" {
 		// Declared as a supported image, but no known signature.
 		return nil, "", fmt.Errorf("%w: data is not a %s image", ErrDecode, contentType)
@@ -227,10 +252,34 @@ func Generate(data []byte, contentType string, spec Spec, limits Limits) (out []
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %s: %w", ErrDecode, format, err)
 	}
-	sr, dw, dh := geometry(img.Bounds(), spec)
+	return encodeStill(still(img, o, spec))
+}
+
+// still makes the thumbnail of img, whose EXIF orientation is o. Geometry is
+// worked out on the upright picture, but the stored pixels are resampled as
+// they are and only the thumbnail is turned upright: scaling commutes with
+// quarter turns and mirroring, and turning the full-size source first would
+// hold a second copy of it (128 MB at DefaultMaxPixels).
+func still(img image.Image, o orientation, spec Spec) *image.RGBA {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if o.swapsSides() {
+		w, h = h, w
+	}
+	sr, dw, dh := geometry(image.Rect(0, 0, w, h), spec)
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
-	resample(dst, img, sr)
-	return encodeStill(dst)
+	if o == topLeft {
+		resample(dst, img, sr.Add(b.Min))
+		return dst
+	}
+	sw, sh := dw, dh
+	if o.swapsSides() {
+		sw, sh = dh, dw
+	}
+	stored := image.NewRGBA(image.Rect(0, 0, sw, sh))
+	resample(stored, img, o.storedRect(sr, w, h).Add(b.Min))
+	orient(dst, stored, o)
+	return dst
 }
 
 // resample draws the sr part of src onto all of dst.

@@ -94,6 +94,7 @@ last_access_ts bigint nullable=NO default=""
 quarantined boolean nullable=NO default=""
 pending_expires_ts bigint nullable=NO default=""
 legacy_visible boolean nullable=NO default=""
+remote boolean nullable=NO default="false"
 
 -- table media_content
 content_hash text nullable=NO default=""
@@ -105,6 +106,18 @@ server_name text nullable=NO default=""
 media_id text nullable=NO default=""
 room_id text nullable=NO default=""
 event_id text nullable=NO default=""
+
+-- table media_thumbnails
+server_name text nullable=NO default=""
+media_id text nullable=NO default=""
+width integer nullable=NO default=""
+height integer nullable=NO default=""
+method text nullable=NO default=""
+animated boolean nullable=NO default=""
+content_hash text nullable=NO default=""
+content_type text nullable=NO default=""
+size bigint nullable=NO default=""
+created_ts bigint nullable=NO default=""
 
 -- table receipts
 room_id text nullable=NO default=""
@@ -187,6 +200,12 @@ completed text nullable=NO default="'[]'::text"
 registration_token text nullable=YES default=""
 created_ts bigint nullable=NO default=""
 
+-- table url_previews
+url text nullable=NO default=""
+properties text nullable=NO default=""
+fetched_ts bigint nullable=NO default=""
+expires_ts bigint nullable=NO default=""
+
 -- table users
 user_id text nullable=NO default=""
 password_hash text nullable=YES default=""
@@ -226,6 +245,9 @@ CREATE INDEX media_last_access ON public.media USING btree (last_access_ts)
 CREATE UNIQUE INDEX media_pkey ON public.media USING btree (server_name, media_id)
 CREATE UNIQUE INDEX media_references_pkey ON public.media_references USING btree (server_name, media_id, event_id)
 CREATE INDEX media_references_room ON public.media_references USING btree (room_id)
+CREATE INDEX media_remote_last_access ON public.media USING btree (remote, last_access_ts)
+CREATE INDEX media_thumbnails_content_hash ON public.media_thumbnails USING btree (content_hash)
+CREATE UNIQUE INDEX media_thumbnails_pkey ON public.media_thumbnails USING btree (server_name, media_id, width, height, method, animated)
 CREATE INDEX media_uploader ON public.media USING btree (uploader)
 CREATE UNIQUE INDEX receipts_pkey ON public.receipts USING btree (room_id, user_id, receipt_type, thread_id)
 CREATE INDEX receipts_room_stream ON public.receipts USING btree (room_id, stream_pos)
@@ -246,4 +268,6 @@ CREATE UNIQUE INDEX state_snapshots_pkey ON public.state_snapshots USING btree (
 CREATE INDEX state_snapshots_room ON public.state_snapshots USING btree (room_id)
 CREATE UNIQUE INDEX transaction_ids_pkey ON public.transaction_ids USING btree (user_id, device_id, txn_id)
 CREATE UNIQUE INDEX uia_sessions_pkey ON public.uia_sessions USING btree (session_id)
+CREATE INDEX url_previews_expires ON public.url_previews USING btree (expires_ts)
+CREATE UNIQUE INDEX url_previews_pkey ON public.url_previews USING btree (url)
 CREATE UNIQUE INDEX users_pkey ON public.users USING btree (user_id)

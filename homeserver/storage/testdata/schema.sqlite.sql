@@ -130,7 +130,7 @@ CREATE TABLE media (
 	pending_expires_ts BIGINT NOT NULL,
 	-- whether the legacy unauthenticated /_matrix/media/v3/download serves it: media uploaded
 	-- before the server froze those endpoints stays visible (content-repo.yaml, "freeze")
-	legacy_visible BOOLEAN NOT NULL,
+	legacy_visible BOOLEAN NOT NULL, remote BOOLEAN NOT NULL DEFAULT FALSE,
 	PRIMARY KEY (server_name, media_id)
 );
 
@@ -148,6 +148,22 @@ CREATE TABLE media_references (
 	room_id TEXT NOT NULL,
 	event_id TEXT NOT NULL,
 	PRIMARY KEY (server_name, media_id, event_id)
+);
+
+-- table media_thumbnails
+CREATE TABLE media_thumbnails (
+	server_name TEXT NOT NULL,
+	media_id TEXT NOT NULL,
+	-- the size class served: one of media.thumbnail_sizes
+	width INTEGER NOT NULL,
+	height INTEGER NOT NULL,
+	method TEXT NOT NULL, -- crop or scale
+	animated BOOLEAN NOT NULL,
+	content_hash TEXT NOT NULL,
+	content_type TEXT NOT NULL,
+	size BIGINT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (server_name, media_id, width, height, method, animated)
 );
 
 -- table receipts
@@ -266,6 +282,14 @@ CREATE TABLE uia_sessions (
 	created_ts BIGINT NOT NULL
 );
 
+-- table url_previews
+CREATE TABLE url_previews (
+	url TEXT PRIMARY KEY,
+	properties TEXT NOT NULL, -- the JSON object served, og:image already an mxc:// URI
+	fetched_ts BIGINT NOT NULL,
+	expires_ts BIGINT NOT NULL
+);
+
 -- table users
 CREATE TABLE users (
 	user_id TEXT PRIMARY KEY,
@@ -306,6 +330,12 @@ CREATE INDEX media_last_access ON media (last_access_ts);
 -- index media_references_room
 CREATE INDEX media_references_room ON media_references (room_id);
 
+-- index media_remote_last_access
+CREATE INDEX media_remote_last_access ON media (remote, last_access_ts);
+
+-- index media_thumbnails_content_hash
+CREATE INDEX media_thumbnails_content_hash ON media_thumbnails (content_hash);
+
 -- index media_uploader
 CREATE INDEX media_uploader ON media (uploader);
 
@@ -332,4 +362,7 @@ CREATE INDEX rooms_public ON rooms (room_id) WHERE is_public;
 
 -- index state_snapshots_room
 CREATE INDEX state_snapshots_room ON state_snapshots (room_id);
+
+-- index url_previews_expires
+CREATE INDEX url_previews_expires ON url_previews (expires_ts);
 
