@@ -55,6 +55,15 @@ func (m *Repository) DeleteExpiredPending(ctx context.Context) ([]id.ContentURI,
 	})
 }
 
+// DeleteThumbnails deletes a media item's thumbnails, which are made again when next asked for
+// (after media.thumbnail_sizes changed, say).
+func (m *Repository) DeleteThumbnails(ctx context.Context, uri id.ContentURI) error {
+	_, err := m.deleteWith(ctx, func(tx *storage.Tx) (storage.DeletedMedia, error) {
+		return tx.DeleteThumbnailsOf(ctx, uri.Homeserver, uri.FileID)
+	})
+	return err
+}
+
 // Usage is what a user has uploaded.
 type Usage struct {
 	Count int64

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -42,6 +43,7 @@ type Repository struct {
 	now        func() time.Time
 	fetches    singleflight.Group // remote fetches in flight, by mxc URI
 	thumbs     singleflight.Group // thumbnails being made, by media and size class
+	thumbSlots chan struct{}      // one per image being decoded for thumbnails
 	previews   singleflight.Group // URL previews being fetched, by URL
 }
 
@@ -64,6 +66,7 @@ func New(opts Options) *Repository {
 		store:      opts.Store,
 		remote:     opts.Remote,
 		previewer:  newPreviewer(opts.Config.URLPreview),
+		thumbSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		log:        opts.Log,
 		now:        time.Now,
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 
 	"maunium.net/go/mautrix/id"
 
@@ -96,43 +97,101 @@ func (m *Repository) thumbnailOf(ctx context.Context, med storage.Media, class t
 	return thumbnailContent(med, t.ContentType, body), nil
 }
 
-// makeThumbnail generates and stores the thumbnail of med in the size class of key. When the
-// image is no larger than the class it stores the original's own blob as the thumbnail (the
-// spec says to serve the original then), unless the original is an animated GIF and the class
-// is not animated.
+// makeThumbnail generates and stores the thumbnail of med in the size class of key.
 func (m *Repository) makeThumbnail(ctx context.Context, med storage.Media, key storage.Thumbnail) (storage.Thumbnail, error) {
-	data, err := m.readSource(ctx, med)
-	if err != nil {
-		return storage.Thumbnail{}, err
-	}
-	_, w, h, err := thumbnail.Probe(bytes.NewReader(data), thumbnail.Limits{})
-	if err != nil {
-		return storage.Thumbnail{}, thumbnailError(err)
-	}
-	t := key
-	t.CreatedTS = m.now().UnixMilli()
-	if w <= key.Width && h <= key.Height && (key.Animated || !isGIF(med.ContentType)) {
-		t.ContentHash, t.ContentType, t.Size = med.ContentHash, med.ContentType, med.Size
-	} else {
-		spec := thumbnail.Spec{Width: key.Width, Height: key.Height, Method: thumbnail.Method(key.Method), Animated: key.Animated}
-		out, contentType, err := thumbnail.Generate(data, med.ContentType, spec, thumbnail.Limits{})
-		if err != nil {
-			return storage.Thumbnail{}, thumbnailError(err)
-		}
-		if t.ContentHash, t.Size, err = m.store.Put(ctx, bytes.NewReader(out)); err != nil {
-			return storage.Thumbnail{}, err
-		}
-		t.ContentType = contentType
-	}
-	if _, err := m.db.InsertThumbnail(ctx, t); err != nil {
+	if err := m.makeThumbnails(ctx, med, []storage.Thumbnail{key}); err != nil {
 		return storage.Thumbnail{}, err
 	}
 	// A concurrent maker on another instance may have won; serve what is recorded.
 	return m.db.ThumbnailOf(ctx, key)
 }
 
+// makeThumbnails generates and stores the thumbnails of med in the size classes of keys,
+// decoding the image once. A class that the image fits in gets the original's own blob (the
+// spec says to serve the original then), unless the original is a GIF, which may be animated,
+// and the class is not.
+func (m *Repository) makeThumbnails(ctx context.Context, med storage.Media, keys []storage.Thumbnail) error {
+	release, err := m.thumbnailSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	data, err := m.readSource(ctx, med)
+	if err != nil {
+		return err
+	}
+	_, w, h, err := thumbnail.Probe(bytes.NewReader(data), thumbnail.Limits{})
+	if err != nil {
+		return thumbnailError(err)
+	}
+	now := m.now().UnixMilli()
+	var made []storage.Thumbnail
+	var stills, animated []storage.Thumbnail
+	for _, key := range keys {
+		t := key
+		t.CreatedTS = now
+		switch {
+		case w <= key.Width && h <= key.Height && (key.Animated || !isGIF(med.ContentType)):
+			t.ContentHash, t.ContentType, t.Size = med.ContentHash, med.ContentType, med.Size
+			made = append(made, t)
+		case key.Animated:
+			animated = append(animated, t)
+		default:
+			stills = append(stills, t)
+		}
+	}
+	generated, err := m.generate(ctx, data, med.ContentType, stills, animated)
+	if err != nil {
+		return err
+	}
+	for _, t := range append(made, generated...) {
+		if _, err := m.db.InsertThumbnail(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// generate makes the thumbnails of stills (from one decoding) and of animated, puts their bytes
+// in the store, and returns them with their hash, type and size filled in.
+func (m *Repository) generate(ctx context.Context, data []byte, contentType string, stills, animated []storage.Thumbnail) ([]storage.Thumbnail, error) {
+	var outs []thumbnail.Output
+	if len(stills) > 0 {
+		specs := make([]thumbnail.Spec, len(stills))
+		for i, t := range stills {
+			specs[i] = thumbnail.Spec{Width: t.Width, Height: t.Height, Method: thumbnail.Method(t.Method)}
+		}
+		var err error
+		if outs, err = thumbnail.GenerateStills(data, contentType, specs, thumbnail.Limits{}); err != nil {
+			return nil, thumbnailError(err)
+		}
+	}
+	for _, t := range animated {
+		spec := thumbnail.Spec{Width: t.Width, Height: t.Height, Method: thumbnail.Method(t.Method), Animated: true}
+		out, outType, err := thumbnail.Generate(data, contentType, spec, thumbnail.Limits{})
+		if err != nil {
+			return nil, thumbnailError(err)
+		}
+		outs = append(outs, thumbnail.Output{Data: out, ContentType: outType})
+	}
+	all := append(slices.Clip(stills), animated...)
+	for i := range all {
+		hash, size, err := m.store.Put(ctx, bytes.NewReader(outs[i].Data))
+		if err != nil {
+			return nil, err
+		}
+		all[i].ContentHash, all[i].Size, all[i].ContentType = hash, size, outs[i].ContentType
+	}
+	return all, nil
+}
+
 // oneOffThumbnail makes a thumbnail of exactly spec without storing it.
 func (m *Repository) oneOffThumbnail(ctx context.Context, med storage.Media, spec thumbnail.Spec) (*Content, error) {
+	release, err := m.thumbnailSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	data, err := m.readSource(ctx, med)
 	if err != nil {
 		return nil, err
@@ -151,6 +210,17 @@ func (m *Repository) original(ctx context.Context, med storage.Media) (*Content,
 		return nil, fmt.Errorf("media %s: %w", med.MediaID, err)
 	}
 	return thumbnailContent(med, med.ContentType, body), nil
+}
+
+// thumbnailSlot waits for one of the slots that bound how many images are decoded at once
+// (each may take over a hundred megabytes) and returns its release.
+func (m *Repository) thumbnailSlot(ctx context.Context) (func(), error) {
+	select {
+	case m.thumbSlots <- struct{}{}:
+		return func() { <-m.thumbSlots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // readSource reads an image whole, refusing one too large to thumbnail.
@@ -173,13 +243,13 @@ func (m *Repository) pregenerate(ctx context.Context, med storage.Media) {
 	if !thumbnail.Supported(med.ContentType) || med.Size > maxThumbnailSource {
 		return
 	}
+	var keys []storage.Thumbnail
 	for _, class := range m.sizeClasses() {
-		c, err := m.thumbnailOf(ctx, med, class)
-		if err != nil {
-			m.log.InfoContext(ctx, "no thumbnail for upload", "media_id", med.MediaID, "error", err)
-			return // the same source fails the same way for every size
-		}
-		c.Body.Close()
+		keys = append(keys, storage.Thumbnail{ServerName: med.ServerName, MediaID: med.MediaID,
+			Width: class.Width, Height: class.Height, Method: string(class.Method)})
+	}
+	if err := m.makeThumbnails(ctx, med, keys); err != nil {
+		m.log.InfoContext(ctx, "no thumbnails for upload", "media_id", med.MediaID, "error", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -236,6 +237,21 @@ func TestThumbnailSizeClassesAndCaching(t *testing.T) {
 				t.Errorf("blob count %d after repeated requests, want %d", got, afterUpload)
 			}
 		})
+		t.Run("deleted thumbnails are made again", func(t *testing.T) {
+			if err := ts.srv.Media.DeleteThumbnails(ctx, uri); err != nil {
+				t.Fatal(err)
+			}
+			if got := blobCount(t, ts); got != before+1 {
+				t.Errorf("blob count %d after deleting the thumbnails, want %d", got, before+1)
+			}
+			got := getThumbnail(t, alice, uri, 96, 96, "crop", false)
+			if got.w != 96 || got.h != 96 {
+				t.Errorf("remade thumbnail is %dx%d", got.w, got.h)
+			}
+			if n, _ := ts.srv.DB.CountThumbnails(ctx, uri.Homeserver, uri.FileID); n != 1 {
+				t.Errorf("%d thumbnails after one request, want 1", n)
+			}
+		})
 		t.Run("deleting the media deletes its thumbnails", func(t *testing.T) {
 			if n, err := ts.srv.Media.Delete(ctx, uri); len(n) != 1 || err != nil {
 				t.Fatalf("Delete = %v, %v", n, err)
@@ -351,4 +367,73 @@ func TestThumbnailLegacyAndHead(t *testing.T) {
 			t.Errorf("HEAD Content-Type = %q", r.Header.Get("Content-Type"))
 		}
 	})
+}
+
+// BenchmarkThumbnails measures, over real HTTP: uploading a 4000x3000 JPEG photo, which
+// includes making its configured thumbnails; serving a thumbnail from the cache; and making one
+// on demand (each iteration asks for a size class of a fresh upload whose thumbnails were
+// deleted, so that the request generates it).
+func BenchmarkThumbnails(b *testing.B) {
+	storagetest.EachDSNBench(b, func(b *testing.B, driver, dsn string) {
+		ctx := context.Background()
+		ts := startServer(b, driver, dsn)
+		cli := ts.register(b, "bench")
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, benchPhoto(4000, 3000), &jpeg.Options{Quality: 85}); err != nil {
+			b.Fatal(err)
+		}
+		photo := buf.Bytes()
+		upload := func(b *testing.B) id.ContentURI {
+			resp, err := cli.UploadBytes(ctx, photo, "image/jpeg")
+			if err != nil {
+				b.Fatal(err)
+			}
+			return resp.ContentURI
+		}
+		fetch := func(b *testing.B, uri id.ContentURI, w, h int, method string) {
+			resp, err := cli.DownloadThumbnail(ctx, uri, h, w, mautrix.DownloadThumbnailExtra{Method: method})
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		b.Run("upload 12Mpx JPEG with 5 thumbnails", func(b *testing.B) {
+			for b.Loop() {
+				upload(b)
+			}
+		})
+		uri := upload(b)
+		b.Run("cached 320x240", func(b *testing.B) {
+			for b.Loop() {
+				fetch(b, uri, 320, 240, "scale")
+			}
+		})
+		for _, c := range []struct {
+			w, h   int
+			method string
+		}{{320, 240, "scale"}, {96, 96, "crop"}} {
+			b.Run(fmt.Sprintf("on demand %dx%d %s", c.w, c.h, c.method), func(b *testing.B) {
+				for b.Loop() {
+					b.StopTimer()
+					if err := ts.srv.Media.DeleteThumbnails(ctx, uri); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+					fetch(b, uri, c.w, c.h, c.method)
+				}
+			})
+		}
+	})
+}
+
+// benchPhoto is a photo-sized picture with detail everywhere, so that JPEG has work to do.
+func benchPhoto(w, h int) image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetRGBA(x, y, color.RGBA{uint8(x), uint8(y), uint8(x * y / 97), 0xff})
+		}
+	}
+	return img
 }

@@ -264,16 +264,42 @@ func (tx *Tx) deleteMediaWhere(ctx context.Context, query string, args ...any) (
 			hashes[k.hash] = true
 		}
 	}
+	out.OrphanedHashes, err = tx.forgetOrphans(ctx, hashes)
+	if err != nil {
+		return DeletedMedia{}, err
+	}
+	return out, nil
+}
+
+// DeleteThumbnailsOf deletes a media item's thumbnails, so that they are made again when asked
+// for; the media item itself stays.
+func (tx *Tx) DeleteThumbnailsOf(ctx context.Context, serverName, mediaID string) (DeletedMedia, error) {
+	thumbs, err := tx.deleteThumbnails(ctx, serverName, mediaID)
+	if err != nil {
+		return DeletedMedia{}, err
+	}
+	hashes := map[string]bool{}
+	for _, h := range thumbs {
+		hashes[h] = true
+	}
+	orphans, err := tx.forgetOrphans(ctx, hashes)
+	return DeletedMedia{OrphanedHashes: orphans}, err
+}
+
+// forgetOrphans deletes the media_content rows of the hashes that no media or thumbnail row
+// names any more, and returns those hashes: their blobs can go.
+func (tx *Tx) forgetOrphans(ctx context.Context, hashes map[string]bool) ([]string, error) {
+	var orphans []string
 	for h := range hashes {
 		n, err := tx.q.Exec(ctx, deleteUnreferencedContent, h)
 		if err != nil {
-			return DeletedMedia{}, fmt.Errorf("delete media content: %w", err)
+			return nil, fmt.Errorf("delete media content: %w", err)
 		}
 		if n > 0 {
-			out.OrphanedHashes = append(out.OrphanedHashes, h)
+			orphans = append(orphans, h)
 		}
 	}
-	return out, nil
+	return orphans, nil
 }
 
 // deleteThumbnails deletes a media item's thumbnails and returns the hashes they named.

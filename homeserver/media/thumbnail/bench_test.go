@@ -32,7 +32,7 @@ var photoJPEG = sync.OnceValue(func() []byte {
 // BenchmarkGenerate measures a whole thumbnail of a 12 Mpx JPEG; MB/s is of input.
 func BenchmarkGenerate(b *testing.B) {
 	data := photoJPEG()
-	for _, spec := range []Spec{{320, 240, Scale, false}, {96, 96, Crop, false}} {
+	for _, spec := range []Spec{{320, 240, Scale, false}, {96, 96, Crop, false}, {800, 600, Scale, false}} {
 		b.Run(fmt.Sprintf("%s_%dx%d", spec.Method, spec.Width, spec.Height), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
@@ -42,6 +42,18 @@ func BenchmarkGenerate(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkGenerateStills measures the five standard sizes of a 12 Mpx JPEG made from one
+// decoding, as at upload.
+func BenchmarkGenerateStills(b *testing.B) {
+	data := photoJPEG()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := GenerateStills(data, "image/jpeg", StandardSizes, Limits{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -76,11 +88,13 @@ func BenchmarkScalers(b *testing.B) {
 			}
 		})
 	}
-	b.Run("resample_two_stage", func(b *testing.B) {
-		b.ReportAllocs()
-		dst := image.NewRGBA(image.Rect(0, 0, 320, 240))
-		for b.Loop() {
-			resample(dst, src, src.Bounds())
-		}
-	})
+	for _, size := range []image.Point{{320, 240}, {800, 600}} {
+		b.Run(fmt.Sprintf("resample_pyramid_%dx%d", size.X, size.Y), func(b *testing.B) {
+			b.ReportAllocs()
+			dst := image.NewRGBA(image.Rect(0, 0, size.X, size.Y))
+			for b.Loop() {
+				resample(dst, newPyramid(src), src.Bounds())
+			}
+		})
+	}
 }

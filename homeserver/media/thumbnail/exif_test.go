@@ -210,7 +210,7 @@ func TestGenerateAppliesOrientation(t *testing.T) {
 
 // TestOrientAfterScalingMatchesOrientingFirst checks that turning the
 // thumbnail (what still does) gives the picture that turning the source and
-// then scaling it would, including through resample's two-stage path and an
+// then scaling it would, including through resample's pyramid and an
 // off-centre crop of odd size.
 func TestOrientAfterScalingMatchesOrientingFirst(t *testing.T) {
 	t.Parallel()
@@ -220,8 +220,8 @@ func TestOrientAfterScalingMatchesOrientingFirst(t *testing.T) {
 		for _, spec := range []Spec{{40, 40, Scale, false}, {17, 23, Crop, false}, {250, 50, Crop, false}} {
 			t.Run(fmt.Sprintf("%d/%s_%dx%d", o, spec.Method, spec.Width, spec.Height), func(t *testing.T) {
 				t.Parallel()
-				want := still(up, topLeft, spec)
-				got := still(stored, orientation(o), spec)
+				want := still(newPyramid(up), topLeft, spec)
+				got := still(newPyramid(stored), orientation(o), spec)
 				if got.Bounds() != want.Bounds() {
 					t.Fatalf("bounds %v, want %v", got.Bounds(), want.Bounds())
 				}
@@ -230,7 +230,9 @@ func TestOrientAfterScalingMatchesOrientingFirst(t *testing.T) {
 					d := int(got.Pix[i]) - int(want.Pix[i])
 					sum += max(d, -d)
 				}
-				if mean := float64(sum) / float64(len(got.Pix)); mean > 1 {
+				// The pyramid pairs pixels into 2x2 blocks from the stored image's corner, so a
+				// turned source is paired differently and the results differ slightly.
+				if mean := float64(sum) / float64(len(got.Pix)); mean > 2 {
 					t.Errorf("differs by %.2f levels per channel on average", mean)
 				}
 			})

@@ -205,21 +205,6 @@ func probe(r io.Reader, limits Limits) (format string, width, height int, o orie
 	return format, width, height, o, limits.withDefaults().check(width, height)
 }
 
-// scaler resamples every thumbnail. CatmullRom is a separable kernel whose
-// support widens with the reduction ratio, so it averages every source pixel
-// (no aliasing) and stays sharp. That makes it slow on big reductions: from a
-// decoded 4000x3000 JPEG to 320x240 it takes ~250 ms (BiLinear ~130 ms),
-// against ~100 ms to decode and ~1.7 ms for ApproxBiLinear, which reads only 4
-// pixels per output pixel and aliases badly. So resample first shrinks big reductions with
-// ApproxBiLinear to preReduce times the output size, then runs CatmullRom on
-// that. The pre-shrink can alias only detail far finer than the thumbnail's
-// pixels, and the CatmullRom pass averages preReduce² samples per output
-// pixel, so the result is visually the same as CatmullRom alone (about 1 level
-// in 255 apart, TestTwoStageMatchesCatmullRom) at ~45 ms (BenchmarkScalers).
-var scaler draw.Interpolator = draw.CatmullRom
-
-const preReduce = 4
-
 // Generate makes the thumbnail spec of data, whose declared type is
 // contentType, and returns the encoded thumbnail and its content type. The
 // format is sniffed from data, so a mislabelled but supported image still
@@ -230,15 +215,8 @@ func Generate(data []byte, contentType string, spec Spec, limits Limits) (out []
 	if err := spec.Validate(); err != nil {
 		return nil, "", err
 	}
-	if !Supported(contentType) {
-		return nil, "", fmt.Errorf("%w: %q", ErrUnsupported, contentType)
-	}
 	limits = limits.withDefaults()
-	format, w, h, o, err := probe(bytes.NewReader(data), limits)
-	if errors.Is(err, ErrUnsupported) && format == "" {
-		// Declared as a supported image, but no known signature.
-		return nil, "", fmt.Errorf("%w: data is not a %s image", ErrDecode, contentType)
-	}
+	format, w, h, o, err := sniff(data, contentType, limits)
 	if err != nil {
 		return nil, "", err
 	}
@@ -252,7 +230,54 @@ func Generate(data []byte, contentType string, spec Spec, limits Limits) (out []
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %s: %w", ErrDecode, format, err)
 	}
-	return encodeStill(still(img, o, spec))
+	return encodeStill(still(newPyramid(img), o, spec))
+}
+
+// Output is one encoded thumbnail.
+type Output struct {
+	Data        []byte
+	ContentType string
+}
+
+// GenerateStills makes a still thumbnail of data for each spec, as Generate would with
+// Animated unset, decoding the image once for all of them: what an upload's pre-generated
+// thumbnails need.
+func GenerateStills(data []byte, contentType string, specs []Spec, limits Limits) ([]Output, error) {
+	for _, spec := range specs {
+		if err := spec.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	format, _, _, o, err := sniff(data, contentType, limits.withDefaults())
+	if err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrDecode, format, err)
+	}
+	p := newPyramid(img)
+	out := make([]Output, len(specs))
+	for i, spec := range specs {
+		if out[i].Data, out[i].ContentType, err = encodeStill(still(p, o, spec)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sniff checks that data is an image of a supported format within limits, whatever its
+// declared contentType says, and returns its format, upright size and orientation.
+func sniff(data []byte, contentType string, limits Limits) (format string, w, h int, o orientation, err error) {
+	if !Supported(contentType) {
+		return "", 0, 0, 0, fmt.Errorf("%w: %q", ErrUnsupported, contentType)
+	}
+	format, w, h, o, err = probe(bytes.NewReader(data), limits)
+	if errors.Is(err, ErrUnsupported) && format == "" {
+		// Declared as a supported image, but no known signature.
+		return "", 0, 0, 0, fmt.Errorf("%w: data is not a %s image", ErrDecode, contentType)
+	}
+	return format, w, h, o, err
 }
 
 // still makes the thumbnail of img, whose EXIF orientation is o. Geometry is
@@ -260,8 +285,8 @@ func Generate(data []byte, contentType string, spec Spec, limits Limits) (out []
 // they are and only the thumbnail is turned upright: scaling commutes with
 // quarter turns and mirroring, and turning the full-size source first would
 // hold a second copy of it (128 MB at DefaultMaxPixels).
-func still(img image.Image, o orientation, spec Spec) *image.RGBA {
-	b := img.Bounds()
+func still(img *pyramid, o orientation, spec Spec) *image.RGBA {
+	b := img.base.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if o.swapsSides() {
 		w, h = h, w
@@ -280,21 +305,6 @@ func still(img image.Image, o orientation, spec Spec) *image.RGBA {
 	resample(stored, img, o.storedRect(sr, w, h).Add(b.Min))
 	orient(dst, stored, o)
 	return dst
-}
-
-// resample draws the sr part of src onto all of dst.
-func resample(dst *image.RGBA, src image.Image, sr image.Rectangle) {
-	if sr.Size() == dst.Bounds().Size() {
-		draw.Copy(dst, image.Point{}, src, sr, draw.Src, nil)
-		return
-	}
-	dw, dh := dst.Bounds().Dx(), dst.Bounds().Dy()
-	if sr.Dx() >= 2*preReduce*dw && sr.Dy() >= 2*preReduce*dh {
-		mid := image.NewRGBA(image.Rect(0, 0, preReduce*dw, preReduce*dh))
-		draw.ApproxBiLinear.Scale(mid, mid.Bounds(), src, sr, draw.Src, nil)
-		src, sr = mid, mid.Bounds()
-	}
-	scaler.Scale(dst, dst.Bounds(), src, sr, draw.Src, nil)
 }
 
 func encodeStill(img *image.RGBA) ([]byte, string, error) {
@@ -382,7 +392,7 @@ func animatedGIF(data []byte, w, h int, spec Spec, limits Limits) (out []byte, o
 			draw.Copy(saved, fr.Bounds().Min, canvas, fr.Bounds(), draw.Src, nil)
 		}
 		draw.Draw(canvas, fr.Bounds(), fr, fr.Bounds().Min, draw.Over)
-		resample(scaled, canvas, sr)
+		resample(scaled, newPyramid(canvas), sr)
 		res.Image = append(res.Image, quantize(scaled, fr.Palette))
 		res.Delay = append(res.Delay, g.Delay[i])
 		res.Disposal = append(res.Disposal, gif.DisposalBackground)

@@ -507,18 +507,18 @@ func TestSpecValidate(t *testing.T) {
 	}
 }
 
-// TestTwoStageMatchesCatmullRom checks that the ApproxBiLinear pre-shrink in
-// resample does not visibly change the result against CatmullRom alone.
-func TestTwoStageMatchesCatmullRom(t *testing.T) {
+// TestPyramidMatchesCatmullRom checks that halving before CatmullRom does not
+// visibly change the result against CatmullRom alone.
+func TestPyramidMatchesCatmullRom(t *testing.T) {
 	t.Parallel()
 	src := gradient(2400, 1800)
-	for i := range src.Pix { // add fine detail for the pre-shrink to alias
+	for i := range src.Pix { // add fine detail that a careless reduction would alias
 		if i%4 != 3 && (i/4)%3 == 0 {
 			src.Pix[i] ^= 0x3f
 		}
 	}
 	got := image.NewRGBA(image.Rect(0, 0, 160, 120))
-	resample(got, src, src.Bounds())
+	resample(got, newPyramid(src), src.Bounds())
 	want := image.NewRGBA(got.Bounds())
 	draw.CatmullRom.Scale(want, want.Bounds(), src, src.Bounds(), draw.Src, nil)
 	var sum int
@@ -527,8 +527,55 @@ func TestTwoStageMatchesCatmullRom(t *testing.T) {
 		sum += max(d, -d)
 	}
 	if mean := float64(sum) / float64(len(got.Pix)); mean > 2 {
-		t.Errorf("two-stage differs from CatmullRom by %.2f levels per channel on average", mean)
+		t.Errorf("pyramid differs from CatmullRom by %.2f levels per channel on average", mean)
 	} else {
 		t.Logf("mean difference %.2f levels per channel", mean)
+	}
+}
+
+func TestGenerateStillsMatchesGenerate(t *testing.T) {
+	data := encodeJPEG(t, 400, 300)
+	stills, err := GenerateStills(data, "image/jpeg", StandardSizes, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, spec := range StandardSizes {
+		want, wantType, err := Generate(data, "image/jpeg", spec, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(stills[i].Data, want) || stills[i].ContentType != wantType {
+			t.Errorf("%+v: GenerateStills differs from Generate", spec)
+		}
+	}
+	if _, err := GenerateStills(data, "image/jpeg", []Spec{{Width: 0, Height: 1, Method: Crop}}, Limits{}); !errors.Is(err, ErrInvalidSpec) {
+		t.Errorf("invalid spec: %v", err)
+	}
+	if _, err := GenerateStills(pngHeader(1<<20, 1<<20), "image/png", StandardSizes, Limits{}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("bomb: %v", err)
+	}
+}
+
+// TestHalveYCbCrMatchesRGBA checks the YCbCr halving against halving the image converted to
+// RGBA, for each chroma subsampling a JPEG may use.
+func TestHalveYCbCrMatchesRGBA(t *testing.T) {
+	t.Parallel()
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio444} {
+		src := image.NewYCbCr(image.Rect(0, 0, 64, 48), ratio)
+		for i := range src.Y {
+			src.Y[i] = uint8(i * 7)
+		}
+		for i := range src.Cb {
+			src.Cb[i], src.Cr[i] = uint8(100+i%50), uint8(160-i%40)
+		}
+		got, want := halveYCbCr(src), halve(toRGBA(src))
+		var sum int
+		for i := range got.Pix {
+			d := int(got.Pix[i]) - int(want.Pix[i])
+			sum += max(d, -d)
+		}
+		if mean := float64(sum) / float64(len(got.Pix)); mean > 1.5 {
+			t.Errorf("%v: differs from the RGBA route by %.2f levels per channel on average", ratio, mean)
+		}
 	}
 }
