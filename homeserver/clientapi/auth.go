@@ -65,16 +65,27 @@ func (a *API) authenticate(r *http.Request, token string) (accounts.Requester, e
 // limited applies the per-user (or, unauthenticated, per-IP) rate limit to h.
 func (a *API) limited(h web.HandlerFunc) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		key := web.RemoteIP(r)
-		if req, ok := r.Context().Value(requesterKey{}).(accounts.Requester); ok {
-			key = string(req.UserID)
-			if req.AppserviceID != "" && !a.appservices.RateLimited(req.AppserviceID) {
-				return h(w, r) // registered with rate_limited: false
-			}
-		}
-		if err := a.limiter.Check(key); err != nil {
+		req, _ := r.Context().Value(requesterKey{}).(accounts.Requester)
+		if err := a.CheckRateLimit(r, req); err != nil {
 			return err
 		}
 		return h(w, r)
 	}
+}
+
+// CheckRateLimit counts a request against its requester's rate limit (the client's IP when req
+// is the zero Requester) and answers M_LIMIT_EXCEEDED when it is used up. Appservices registered
+// with rate_limited: false are exempt. Other APIs (media) call it so that one limit covers all.
+func (a *API) CheckRateLimit(r *http.Request, req accounts.Requester) error {
+	if a.limiter == nil {
+		return nil
+	}
+	key := web.RemoteIP(r)
+	if req.UserID != "" {
+		key = string(req.UserID)
+		if req.AppserviceID != "" && !a.appservices.RateLimited(req.AppserviceID) {
+			return nil
+		}
+	}
+	return a.limiter.Check(key)
 }

@@ -37,15 +37,31 @@ func (a *API) wrap(h web.HandlerFunc) http.HandlerFunc {
 
 // authed requires an authenticated requester before running h.
 func (a *API) authed(h web.HandlerFunc) http.HandlerFunc {
-	return a.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	return a.wrap(a.authenticated(h, false))
+}
+
+// limited is authed with the requester's rate limit applied: for uploads and the endpoints
+// that cost the server work (thumbnails, previews). Downloads are not limited, so that players
+// may seek with as many range requests as they like.
+func (a *API) limited(h web.HandlerFunc) http.HandlerFunc {
+	return a.wrap(a.authenticated(h, true))
+}
+
+func (a *API) authenticated(h web.HandlerFunc, rateLimited bool) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		req, err := a.auth.Authenticate(r)
 		if err != nil {
 			return err
 		}
+		if rateLimited {
+			if err := a.auth.CheckRateLimit(r, req); err != nil {
+				return err
+			}
+		}
 		ctx := context.WithValue(r.Context(), requesterKey{}, req)
 		ctx = web.WithUser(ctx, req.UserID, req.DeviceID)
 		return h(w, r.WithContext(ctx))
-	})
+	}
 }
 
 // mapErrors answers for sentinels that reach a handler unconverted.

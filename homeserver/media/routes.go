@@ -16,6 +16,9 @@ import (
 type Authenticator interface {
 	// Authenticate returns the requester, or an M_MISSING_TOKEN / M_UNKNOWN_TOKEN error.
 	Authenticate(r *http.Request) (accounts.Requester, error)
+	// CheckRateLimit counts the request against the requester's rate limit, and answers
+	// M_LIMIT_EXCEEDED when it is used up.
+	CheckRateLimit(r *http.Request, req accounts.Requester) error
 }
 
 // API serves the media repository's HTTP endpoints.
@@ -54,12 +57,12 @@ func (a *API) Handler() http.Handler {
 		r.Get("/config", a.authed(a.handleGetConfig))
 		r.Get("/download/{serverName}/{mediaId}", a.authed(a.handleDownload))
 		r.Get("/download/{serverName}/{mediaId}/{fileName}", a.authed(a.handleDownload))
-		r.Get("/thumbnail/{serverName}/{mediaId}", a.authed(a.handleThumbnail))
+		r.Get("/thumbnail/{serverName}/{mediaId}", a.limited(a.handleThumbnail))
 		if a.repo.PreviewsEnabled() {
-			r.Get("/preview_url", a.authed(a.handlePreviewURL))
+			r.Get("/preview_url", a.limited(a.handlePreviewURL))
 		}
 	})
-	r.Post("/_matrix/media/v1/create", a.authed(a.handleCreate))
+	r.Post("/_matrix/media/v1/create", a.limited(a.handleCreate))
 	r.Route("/_matrix/media/v3", a.routesV3)
 	if a.legacyR0 {
 		r.Route("/_matrix/media/r0", a.routesV3)
@@ -70,13 +73,13 @@ func (a *API) Handler() http.Handler {
 // routesV3 holds the endpoints under /_matrix/media/v3 (and r0): uploads, and the legacy
 // unauthenticated downloads (content-repo.yaml).
 func (a *API) routesV3(r chi.Router) {
-	r.Post("/upload", a.authed(a.handleUpload))
-	r.Put("/upload/{serverName}/{mediaId}", a.authed(a.handleUploadPending))
+	r.Post("/upload", a.limited(a.handleUpload))
+	r.Put("/upload/{serverName}/{mediaId}", a.limited(a.handleUploadPending))
 	r.Get("/config", a.authed(a.handleGetConfig))
 	r.Get("/download/{serverName}/{mediaId}", a.wrap(a.handleLegacyDownload))
 	r.Get("/download/{serverName}/{mediaId}/{fileName}", a.wrap(a.handleLegacyDownload))
 	r.Get("/thumbnail/{serverName}/{mediaId}", a.wrap(a.handleLegacyThumbnail))
 	if a.repo.PreviewsEnabled() {
-		r.Get("/preview_url", a.authed(a.handlePreviewURL))
+		r.Get("/preview_url", a.limited(a.handlePreviewURL))
 	}
 }

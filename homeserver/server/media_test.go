@@ -143,11 +143,6 @@ func TestMediaUploadDownload(t *testing.T) {
 			}
 		})
 
-		t.Run("thumbnails unrouted", func(t *testing.T) {
-			r := ts.mediaRequest(t, http.MethodGet, "/_matrix/client/v1/media/thumbnail/localhost/"+uri.FileID+"?width=32&height=32", bob.AccessToken, nil, nil)
-			wantError(t, r, http.StatusNotFound, "M_UNRECOGNIZED")
-		})
-
 		t.Run("r0 upload", func(t *testing.T) {
 			r := ts.mediaRequest(t, http.MethodPost, "/_matrix/media/r0/upload?filename=r0.txt", alice.AccessToken, []byte("via r0"),
 				http.Header{"Content-Type": {"text/plain"}})

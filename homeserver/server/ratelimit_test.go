@@ -51,3 +51,26 @@ func TestSendRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestMediaRateLimit checks that uploads share the user's rate limit and that downloads do not
+// spend it: a refused upload stores nothing.
+func TestMediaRateLimit(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		ts := startServer(t, driver, dsn, func(c *config.Config) {
+			c.ClientAPI.RateLimit = config.RateLimit{Enabled: true, PerSecond: 0.001, Burst: 2}
+		})
+		cli := ts.register(t, "uploader")
+		uri := mustUpload(t, cli, []byte("one"), "text/plain", "")
+		for range 5 {
+			wantOK(t, ts.mediaRequest(t, http.MethodGet, downloadPath(uri), cli.AccessToken, nil, nil))
+		}
+		mustUpload(t, cli, []byte("two"), "text/plain", "")
+		blobs := blobCount(t, ts)
+		_, err := cli.UploadBytes(ctx, []byte("three"), "text/plain")
+		wantRespError(t, err, http.StatusTooManyRequests, "M_LIMIT_EXCEEDED")
+		if got := blobCount(t, ts); got != blobs {
+			t.Errorf("the refused upload left %d blobs behind", got-blobs)
+		}
+	})
+}
