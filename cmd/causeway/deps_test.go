@@ -7,8 +7,8 @@ import (
 )
 
 // TestDependencyDirection enforces ARCHITECTURE.md's arrows so reviewers need not: the
-// homeserver never imports the bridges, migration or scheduler; domain packages never import
-// the API layer; leaf packages stay leaves.
+// homeserver never imports the bridges, migration or scheduler; the bridges never import the
+// homeserver; domain packages never import the API layer; leaf packages stay leaves.
 func TestDependencyDirection(t *testing.T) {
 	rules := []struct {
 		pkgs      string // go list pattern
@@ -24,6 +24,9 @@ func TestDependencyDirection(t *testing.T) {
 		{"causeway/homeserver/admin", []string{"causeway/homeserver/clientapi", "causeway/homeserver/server"}},
 		{"causeway/appservice", []string{"causeway/bridges", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},
 		{"causeway/homeserver/mxerr", []string{"causeway/"}},
+		// Bridges reach the homeserver only through the appservice API, over HTTP or the
+		// in-process transport that cmd hands them.
+		{"causeway/bridges/...", []string{"causeway/homeserver", "causeway/appservice", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},
 	}
 	for _, rule := range rules {
 		out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}`, rule.pkgs).Output()

@@ -1,0 +1,85 @@
+package fakeslack
+
+import "encoding/json"
+
+// verificationToken is the deprecated verification token Slack still puts in every
+// event_callback. slack-go's socketmode client does not check it.
+const verificationToken = "fake-verification-token"
+
+// emit sends ev, an inner Events API event, to the app over Socket Mode. An event that
+// happens in a conversation reaches the app only when its bot user is a member, as Slack
+// delivers message.channels and friends; ch is nil for workspace events such as
+// user_change. The app's own actions are delivered too, as Slack does: the bridge must
+// recognise its echoes by bot_id or user.
+func (w *workspace) emit(ch *channel, ev obj) {
+	if ch != nil && !ch.isMember(w.app.botUserID) {
+		return
+	}
+	payload, _ := json.Marshal(obj{
+		"token":      verificationToken,
+		"team_id":    w.team.id,
+		"api_app_id": w.app.appID,
+		"event":      ev,
+		"type":       "event_callback",
+		"event_id":   w.ids.next("Ev"),
+		"event_time": w.clock.unix(),
+		"authorizations": []obj{{
+			"enterprise_id":         nil,
+			"team_id":               w.team.id,
+			"user_id":               w.app.botUserID,
+			"is_bot":                true,
+			"is_enterprise_install": false,
+		}},
+		"is_ext_shared_channel": false,
+		"event_context":         "4-" + randomHex(16),
+	})
+	w.hub.send(payload)
+}
+
+// emitMessage sends a message event for m, which was just posted in ch: the message itself
+// with the channel, its type and event_ts added.
+func (w *workspace) emitMessage(ch *channel, m *Message) {
+	ev := m.object()
+	ev["channel"] = ch.id
+	ev["channel_type"] = ch.eventType()
+	ev["event_ts"] = m.TS
+	if m.Subtype == subtypeThreadBroadcast {
+		if root, ok := ch.messages[m.ThreadTS]; ok {
+			ev["root"] = root
+		}
+	}
+	w.emit(ch, ev)
+}
+
+// emitChanged sends a message_changed event: m is the message after the change and
+// previous a copy from before it.
+func (w *workspace) emitChanged(ch *channel, m, previous *Message) {
+	ts := w.clock.nextTS()
+	w.emit(ch, obj{
+		"type":             "message",
+		"subtype":          "message_changed",
+		"hidden":           true,
+		"message":          m,
+		"previous_message": previous,
+		"channel":          ch.id,
+		"channel_type":     ch.eventType(),
+		"ts":               ts,
+		"event_ts":         ts,
+	})
+}
+
+// emitDeleted sends a message_deleted event for previous, the removed message.
+func (w *workspace) emitDeleted(ch *channel, previous *Message) {
+	ts := w.clock.nextTS()
+	w.emit(ch, obj{
+		"type":             "message",
+		"subtype":          "message_deleted",
+		"hidden":           true,
+		"deleted_ts":       previous.TS,
+		"previous_message": previous,
+		"channel":          ch.id,
+		"channel_type":     ch.eventType(),
+		"ts":               ts,
+		"event_ts":         ts,
+	})
+}
