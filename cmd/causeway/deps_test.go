@@ -24,6 +24,7 @@ func TestDependencyDirection(t *testing.T) {
 		{"causeway/homeserver/admin", []string{"causeway/homeserver/clientapi", "causeway/homeserver/server"}},
 		{"causeway/appservice", []string{"causeway/bridges", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},
 		{"causeway/homeserver/mxerr", []string{"causeway/"}},
+		{"causeway/internal/sqldb", []string{"causeway/"}},
 		// Bridges reach the homeserver only through the appservice API, over HTTP or the
 		// in-process transport that cmd hands them.
 		{"causeway/bridges/...", []string{"causeway/homeserver", "causeway/appservice", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},

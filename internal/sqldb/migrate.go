@@ -1,4 +1,4 @@
-package storage
+package sqldb
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"causeway/migrations"
 )
 
 // Migration is one numbered schema change for one owner, with the SQL for a given dialect.
@@ -89,24 +87,24 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 	PRIMARY KEY (owner, version)
 )`
 
-// migrate applies every pending migration, each in its own transaction together with its
-// record, and refuses to run against a schema newer than this binary knows.
-func (db *DB) migrate(ctx context.Context) error {
-	all, err := Migrations(migrations.FS, db.dialect)
+// Migrate applies every pending migration in fsys (see Migrations), all in one transaction with
+// their records, and refuses to run against a schema newer than this binary knows.
+func (db *DB) Migrate(ctx context.Context, fsys fs.FS) error {
+	all, err := Migrations(fsys, db.dialect)
 	if err != nil {
 		return err
 	}
 	return db.InTx(ctx, func(tx *Tx) error {
 		if db.dialect == Postgres {
 			// Several instances starting at once must not migrate concurrently.
-			if _, err := tx.q.Exec(ctx, `SELECT pg_advisory_xact_lock(7351001)`); err != nil {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7351001)`); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.q.Exec(ctx, createMigrationsTable); err != nil {
+		if _, err := tx.Exec(ctx, createMigrationsTable); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		applied, err := tx.appliedVersions(ctx)
+		applied, err := appliedVersions(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -123,10 +121,10 @@ func (db *DB) migrate(ctx context.Context) error {
 			if m.Version <= applied[m.Owner] {
 				continue
 			}
-			if _, err := tx.q.Exec(ctx, m.SQL); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("migration %s/%04d_%s: %w", m.Owner, m.Version, m.Name, err)
 			}
-			if _, err := tx.q.Exec(ctx, `INSERT INTO schema_migrations (owner, version, name, applied_ts) VALUES ($1, $2, $3, $4)`,
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (owner, version, name, applied_ts) VALUES ($1, $2, $3, $4)`,
 				m.Owner, m.Version, m.Name, time.Now().UnixMilli()); err != nil {
 				return err
 			}
@@ -136,8 +134,8 @@ func (db *DB) migrate(ctx context.Context) error {
 	})
 }
 
-func (c conn) appliedVersions(ctx context.Context) (map[string]int, error) {
-	rows, err := c.q.Query(ctx, `SELECT owner, MAX(version) FROM schema_migrations GROUP BY owner`)
+func appliedVersions(ctx context.Context, q Querier) (map[string]int, error) {
+	rows, err := q.Query(ctx, `SELECT owner, MAX(version) FROM schema_migrations GROUP BY owner`)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package storage
+package sqldb
 
 import (
 	"context"
@@ -20,7 +20,7 @@ const (
 func (db *DB) DumpSchema(ctx context.Context) (string, error) {
 	var b strings.Builder
 	if db.dialect == SQLite {
-		rows, err := db.q.Query(ctx, sqliteSchema)
+		rows, err := db.Query(ctx, sqliteSchema)
 		if err != nil {
 			return "", err
 		}
@@ -34,7 +34,7 @@ func (db *DB) DumpSchema(ctx context.Context) (string, error) {
 		}
 		return b.String(), rows.Err()
 	}
-	rows, err := db.q.Query(ctx, postgresColumns)
+	rows, err := db.Query(ctx, postgresColumns)
 	if err != nil {
 		return "", err
 	}
@@ -55,16 +55,25 @@ func (db *DB) DumpSchema(ctx context.Context) (string, error) {
 	if err := rows.Err(); err != nil {
 		return "", err
 	}
-	sequences, err := queryList[string](ctx, db.q, postgresSequences)
+	b.WriteString("\n-- sequences\n")
+	rows, err = db.Query(ctx, postgresSequences)
 	if err != nil {
 		return "", err
 	}
-	b.WriteString("\n-- sequences\n")
-	for _, seq := range sequences {
+	for rows.Next() {
+		var seq string
+		if err := rows.Scan(&seq); err != nil {
+			rows.Close()
+			return "", err
+		}
 		fmt.Fprintf(&b, "%s\n", seq)
 	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
 	b.WriteString("\n-- indexes\n")
-	rows, err = db.q.Query(ctx, postgresIndexes)
+	rows, err = db.Query(ctx, postgresIndexes)
 	if err != nil {
 		return "", err
 	}
