@@ -29,6 +29,64 @@ body bytea nullable=NO default=""
 event_count bigint nullable=NO default=""
 created_ts bigint nullable=NO default=""
 
+-- table bridge_ghosts
+network text nullable=NO default=""
+workspace text nullable=NO default=""
+remote_id text nullable=NO default=""
+user_id text nullable=NO default=""
+name text nullable=NO default=""
+avatar_source text nullable=NO default=""
+avatar_mxc text nullable=NO default=""
+is_bot boolean nullable=NO default=""
+updated_ts bigint nullable=NO default=""
+
+-- table bridge_logins
+network text nullable=NO default=""
+workspace text nullable=NO default=""
+user_id text nullable=NO default=""
+remote_id text nullable=NO default=""
+token text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table bridge_messages
+network text nullable=NO default=""
+workspace text nullable=NO default=""
+channel_id text nullable=NO default=""
+remote_id text nullable=NO default=""
+part integer nullable=NO default=""
+sort_key bigint nullable=NO default=""
+thread_id text nullable=NO default=""
+room_id text nullable=NO default=""
+event_id text nullable=NO default=""
+sender text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table bridge_portals
+network text nullable=NO default=""
+workspace text nullable=NO default=""
+channel_id text nullable=NO default=""
+room_id text nullable=NO default=""
+kind text nullable=NO default=""
+name text nullable=NO default=""
+topic text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table bridge_reactions
+network text nullable=NO default=""
+workspace text nullable=NO default=""
+channel_id text nullable=NO default=""
+message_id text nullable=NO default=""
+remote_user_id text nullable=NO default=""
+emoji text nullable=NO default=""
+room_id text nullable=NO default=""
+event_id text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table bridge_spaces
+network text nullable=NO default=""
+workspace text nullable=NO default=""
+room_id text nullable=NO default=""
+
 -- table counters
 name text nullable=NO default=""
 value bigint nullable=NO default=""
@@ -227,6 +285,18 @@ CREATE INDEX access_tokens_refresh ON public.access_tokens USING btree (refresh_
 CREATE UNIQUE INDEX appservice_grants_pkey ON public.appservice_grants USING btree (user_id, appservice_id)
 CREATE UNIQUE INDEX appservice_streams_pkey ON public.appservice_streams USING btree (appservice_id)
 CREATE UNIQUE INDEX appservice_txns_pkey ON public.appservice_txns USING btree (appservice_id)
+CREATE UNIQUE INDEX bridge_ghosts_pkey ON public.bridge_ghosts USING btree (network, workspace, remote_id)
+CREATE UNIQUE INDEX bridge_logins_pkey ON public.bridge_logins USING btree (network, workspace, user_id)
+CREATE UNIQUE INDEX bridge_logins_remote ON public.bridge_logins USING btree (network, workspace, remote_id)
+CREATE INDEX bridge_messages_created ON public.bridge_messages USING btree (created_ts)
+CREATE UNIQUE INDEX bridge_messages_event ON public.bridge_messages USING btree (event_id)
+CREATE INDEX bridge_messages_order ON public.bridge_messages USING btree (network, workspace, channel_id, sort_key)
+CREATE UNIQUE INDEX bridge_messages_pkey ON public.bridge_messages USING btree (network, workspace, channel_id, remote_id, part)
+CREATE UNIQUE INDEX bridge_portals_pkey ON public.bridge_portals USING btree (network, workspace, channel_id)
+CREATE UNIQUE INDEX bridge_portals_room ON public.bridge_portals USING btree (room_id)
+CREATE UNIQUE INDEX bridge_reactions_event ON public.bridge_reactions USING btree (event_id)
+CREATE UNIQUE INDEX bridge_reactions_pkey ON public.bridge_reactions USING btree (network, workspace, channel_id, message_id, remote_user_id, emoji)
+CREATE UNIQUE INDEX bridge_spaces_pkey ON public.bridge_spaces USING btree (network, workspace)
 CREATE UNIQUE INDEX counters_pkey ON public.counters USING btree (name)
 CREATE INDEX current_state_member ON public.current_state USING btree (state_key, membership) WHERE (type = 'm.room.member'::text)
 CREATE UNIQUE INDEX current_state_pkey ON public.current_state USING btree (room_id, type, state_key)

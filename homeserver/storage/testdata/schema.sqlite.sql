@@ -40,6 +40,82 @@ CREATE TABLE appservice_txns (
 	created_ts BIGINT NOT NULL
 );
 
+-- table bridge_ghosts
+CREATE TABLE bridge_ghosts (
+	network TEXT NOT NULL,
+	workspace TEXT NOT NULL,
+	remote_id TEXT NOT NULL,
+	user_id TEXT NOT NULL,
+	name TEXT NOT NULL,
+	avatar_source TEXT NOT NULL, -- the remote avatar's URL, to notice changes
+	avatar_mxc TEXT NOT NULL,
+	is_bot BOOLEAN NOT NULL,
+	updated_ts BIGINT NOT NULL,
+	PRIMARY KEY (network, workspace, remote_id)
+);
+
+-- table bridge_logins
+CREATE TABLE bridge_logins (
+	network TEXT NOT NULL,
+	workspace TEXT NOT NULL,
+	user_id TEXT NOT NULL,
+	remote_id TEXT NOT NULL,
+	token TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (network, workspace, user_id)
+);
+
+-- table bridge_messages
+CREATE TABLE bridge_messages (
+	network TEXT NOT NULL,
+	workspace TEXT NOT NULL,
+	channel_id TEXT NOT NULL,
+	remote_id TEXT NOT NULL,
+	part INTEGER NOT NULL,
+	sort_key BIGINT NOT NULL,
+	thread_id TEXT NOT NULL, -- the remote ID of the thread's root, '' outside threads
+	room_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	sender TEXT NOT NULL, -- the Matrix user who sent the event
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (network, workspace, channel_id, remote_id, part)
+);
+
+-- table bridge_portals
+CREATE TABLE bridge_portals (
+	network TEXT NOT NULL,
+	workspace TEXT NOT NULL,
+	channel_id TEXT NOT NULL,
+	room_id TEXT NOT NULL,
+	kind TEXT NOT NULL, -- channel, private, dm, group_dm
+	name TEXT NOT NULL,
+	topic TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (network, workspace, channel_id)
+);
+
+-- table bridge_reactions
+CREATE TABLE bridge_reactions (
+	network TEXT NOT NULL,
+	workspace TEXT NOT NULL,
+	channel_id TEXT NOT NULL,
+	message_id TEXT NOT NULL,
+	remote_user_id TEXT NOT NULL,
+	emoji TEXT NOT NULL, -- the remote name, e.g. "thumbsup" or a custom emoji's
+	room_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (network, workspace, channel_id, message_id, remote_user_id, emoji)
+);
+
+-- table bridge_spaces
+CREATE TABLE bridge_spaces (
+	network TEXT NOT NULL,
+	workspace TEXT NOT NULL,
+	room_id TEXT NOT NULL,
+	PRIMARY KEY (network, workspace)
+);
+
 -- table counters
 CREATE TABLE counters (
 	name TEXT PRIMARY KEY,
@@ -308,6 +384,24 @@ CREATE INDEX access_tokens_device ON access_tokens (user_id, device_id);
 
 -- index access_tokens_refresh
 CREATE INDEX access_tokens_refresh ON access_tokens (refresh_token_hash);
+
+-- index bridge_logins_remote
+CREATE UNIQUE INDEX bridge_logins_remote ON bridge_logins (network, workspace, remote_id);
+
+-- index bridge_messages_created
+CREATE INDEX bridge_messages_created ON bridge_messages (created_ts);
+
+-- index bridge_messages_event
+CREATE UNIQUE INDEX bridge_messages_event ON bridge_messages (event_id);
+
+-- index bridge_messages_order
+CREATE INDEX bridge_messages_order ON bridge_messages (network, workspace, channel_id, sort_key);
+
+-- index bridge_portals_room
+CREATE UNIQUE INDEX bridge_portals_room ON bridge_portals (room_id);
+
+-- index bridge_reactions_event
+CREATE UNIQUE INDEX bridge_reactions_event ON bridge_reactions (event_id);
 
 -- index current_state_member
 CREATE INDEX current_state_member ON current_state (state_key, membership) WHERE type = 'm.room.member';
