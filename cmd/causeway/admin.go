@@ -44,7 +44,7 @@ func runCreateUser(ctx context.Context, args []string, stdout io.Writer, getenv 
 		}
 		localpart = lp
 	}
-	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	srv, err := server.New(ctx, cfg.Config, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func runCreateRegistrationToken(ctx context.Context, args []string, stdout io.Wr
 	if *uses < 0 {
 		return errors.New("--uses must not be negative")
 	}
-	srv, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	srv, err := server.New(ctx, cfg.Config, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}

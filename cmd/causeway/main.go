@@ -71,15 +71,6 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	}
 }
 
-// loadConfig parses the --config flag (the only flag every command has) and loads the file.
-func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (config.Config, error) {
-	path := fs.String("config", "", "configuration file (default ./causeway.yaml when it exists)")
-	if err := fs.Parse(args); err != nil {
-		return config.Config{}, err
-	}
-	return config.Load(*path, getenv)
-}
-
 func runConfig(args []string, stdout io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
 		return errors.New("config needs a subcommand: check or example")
@@ -92,7 +83,7 @@ func runConfig(args []string, stdout io.Writer, getenv func(string) string) erro
 		fmt.Fprintln(stdout, "configuration OK")
 		return nil
 	case "example":
-		return config.WriteExample(stdout)
+		return writeExample(stdout)
 	default:
 		return fmt.Errorf("unknown config subcommand %q", args[0])
 	}

@@ -99,3 +99,42 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("the created registration token is not valid: %v, %v", valid, err)
 	}
 }
+
+func TestConfigBridgesSection(t *testing.T) {
+	dir := t.TempDir()
+	example := filepath.Join(dir, "example.yaml")
+	out, err := runCmd(t, env(nil), "config", "example")
+	if err != nil || !strings.Contains(out, "bridges:") || !strings.Contains(out, "username_template:") {
+		t.Fatalf("config example has no bridges section: %v", err)
+	}
+	os.WriteFile(example, []byte(out), 0o600)
+	if _, err := runCmd(t, env(nil), "config", "check", "--config", example); err != nil {
+		t.Errorf("the example does not load back: %v", err)
+	}
+
+	t.Setenv("TEST_SLACK_BOT", "xoxb-from-env")
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	good := write("slack.yaml", "bridges:\n  slack:\n    workspaces:\n      - name: acme\n        app_token: xapp-1-abc\n        bot_token: env:TEST_SLACK_BOT\n")
+	if _, err := runCmd(t, env(nil), "config", "check", "--config", good); err != nil {
+		t.Errorf("a workspace with an env token: %v", err)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"bridges:\n  slack:\n    workspaces:\n      - name: acme\n        app_token: xapp-1\n        bot_token: env:TEST_UNSET_VARIABLE\n",
+			"bridges.slack: workspaces[0].bot_token: environment variable TEST_UNSET_VARIABLE is not set"},
+		{"bridges:\n  slack:\n    workspaces:\n      - name: Acme Corp\n        app_token: xoxb-wrong\n        bot_token: xoxb-1\n",
+			"workspaces[0].app_token: must be a Slack token starting with xapp-"},
+		{"bridges:\n  slack:\n    workspaces:\n      - name: acme\n        app_tokn: xapp-1\n", "app_tokn"},
+	} {
+		_, err := runCmd(t, env(nil), "config", "check", "--config", write("bad.yaml", tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want it to say %q", tc.body, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "xoxb-1") {
+			t.Errorf("an error shows a token: %v", err)
+		}
+	}
+}

@@ -29,7 +29,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, getenv func(
 	}
 	// Requests to appservices carry their own deadlines.
 	client := &http.Client{}
-	srv, err := server.New(ctx, cfg, log, appservice.Layer(registry, client, appservice.SenderOptions{}))
+	srv, err := server.New(ctx, cfg.Config, log, appservice.Layer(registry, client, appservice.SenderOptions{}))
 	if err != nil {
 		return err
 	}

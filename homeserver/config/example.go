@@ -108,17 +108,27 @@ var keyDocs = map[string]string{
 // comment above each key explaining it. It is the reference for the file:
 // `causeway config example` prints it, and Load reads it back as Default().
 func WriteExample(w io.Writer) error {
-	docs := make(map[string]string, len(keyDocs))
-	for k, v := range keyDocs {
-		docs[k] = v
+	return WriteComposedExample(w, &onlyHomeserver{Config: Default()}, nil)
+}
+
+// WriteComposedExample is WriteExample for a composed file: v holds every
+// section at its defaults, and docs documents the other sections' keys by
+// their dotted paths.
+func WriteComposedExample(w io.Writer, v Composed, docs map[string]string) error {
+	all := make(map[string]string, len(keyDocs)+len(docs))
+	for k, d := range keyDocs {
+		all[k] = d
+	}
+	for k, d := range docs {
+		all[k] = d
 	}
 	for _, o := range envOverrides {
-		docs[o.key] += "\nEnvironment variable " + o.name + " overrides it."
+		all[o.key] += "\nEnvironment variable " + o.name + " overrides it."
 	}
 	if _, err := io.WriteString(w, exampleHeader); err != nil {
 		return err
 	}
-	return WriteCommented(w, Default(), docs)
+	return WriteCommented(w, v, all)
 }
 
 // WriteCommented writes v as YAML with comments[path] above each key, where

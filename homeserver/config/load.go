@@ -47,21 +47,51 @@ var envOverrides = []envOverride{
 // A validation problem with a value that came from the environment says so.
 // On error Load returns the zero Config.
 func Load(path string, getenv func(string) string) (Config, error) {
-	c := Default()
+	var c onlyHomeserver
+	if err := LoadComposed(path, getenv, &c); err != nil {
+		return Config{}, err
+	}
+	return c.Config, nil
+}
+
+// Composed is a whole configuration file: a struct that embeds Config with
+// `yaml:",inline"` and adds the sections of other packages (bridges, jobs).
+type Composed interface {
+	// Homeserver returns the embedded Config.
+	Homeserver() *Config
+	// ValidateSections reports the problems of the other sections, each keyed
+	// by its full path (use Nest).
+	ValidateSections() []error
+}
+
+// onlyHomeserver is the file of a server without other sections.
+type onlyHomeserver struct {
+	Config `yaml:",inline"`
+}
+
+func (o *onlyHomeserver) Homeserver() *Config       { return &o.Config }
+func (o *onlyHomeserver) ValidateSections() []error { return nil }
+
+// LoadComposed is Load for a file with other packages' sections: into holds
+// their defaults on entry; the homeserver's are set here. It reports every
+// problem of every section at once.
+func LoadComposed(path string, getenv func(string) string, into Composed) error {
+	c := into.Homeserver()
+	*c = Default()
 	if path == "" {
 		if _, err := os.Stat(DefaultPath); err == nil {
 			path = DefaultPath
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return Config{}, fmt.Errorf("config: %w", err)
+			return fmt.Errorf("config: %w", err)
 		}
 	}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return Config{}, fmt.Errorf("config: %w", err)
+			return fmt.Errorf("config: %w", err)
 		}
-		if err := DecodeStrict(path, data, &c); err != nil {
-			return Config{}, err
+		if err := DecodeStrict(path, data, into); err != nil {
+			return err
 		}
 	}
 
@@ -69,20 +99,17 @@ func Load(path string, getenv func(string) string) (Config, error) {
 	if getenv != nil {
 		for _, o := range envOverrides {
 			if v := getenv(o.name); v != "" {
-				o.set(&c, v)
+				o.set(c, v)
 				fromEnv[o.key] = o.name
 			}
 		}
 	}
 
-	problems := c.problems()
+	problems := append(c.problems(), into.ValidateSections()...)
 	for i, err := range problems {
 		if ke, ok := err.(*KeyError); ok && fromEnv[ke.Key] != "" {
 			problems[i] = &KeyError{Key: ke.Key, Err: fmt.Errorf("%w (set by %s)", ke.Err, fromEnv[ke.Key])}
 		}
 	}
-	if len(problems) > 0 {
-		return Config{}, errors.Join(problems...)
-	}
-	return c, nil
+	return errors.Join(problems...)
 }

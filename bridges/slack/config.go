@@ -1,0 +1,158 @@
+package slack
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Config is the bridges.slack section of causeway.yaml.
+type Config struct {
+	// UsernameTemplate makes the localpart of a Slack user's ghost: {workspace} is the
+	// workspace's name, {user} the Slack user ID; the result is lower-cased.
+	UsernameTemplate string `yaml:"username_template"`
+	// PublicPortals lists the portals of public channels in the room directory.
+	PublicPortals bool `yaml:"public_portals"`
+	// Workspaces are the Slack workspaces to bridge.
+	Workspaces []WorkspaceConfig `yaml:"workspaces"`
+}
+
+// WorkspaceConfig is one Slack workspace, reached through the Slack app its team created.
+type WorkspaceConfig struct {
+	// Name is a short name of the admin's choosing, used in ghost user IDs and logs.
+	Name string `yaml:"name"`
+	// AppToken is the app-level token (xapp-…) that opens Socket Mode connections.
+	AppToken Secret `yaml:"app_token"`
+	// BotToken is the bot user's OAuth token (xoxb-…).
+	BotToken Secret `yaml:"bot_token"`
+	// APIURL is where the Web API is; tests and Slack-compatible servers point it elsewhere.
+	APIURL string `yaml:"api_url"`
+	// Channels are the channels to bridge, by name or ID; ["all"] means every channel the bot is in.
+	Channels []string `yaml:"channels"`
+	// Relay posts the messages of Matrix users who have not logged in with their own Slack
+	// token through the bot, with their name and avatar.
+	Relay bool `yaml:"relay"`
+}
+
+// Defaults sets c to no workspaces, the default template, and public portals listed.
+func (c *Config) Defaults() {
+	*c = Config{UsernameTemplate: "slack_{workspace}_{user}", PublicPortals: true, Workspaces: []WorkspaceConfig{}}
+}
+
+// UnmarshalYAML gives each workspace entry its defaults before the file's keys apply.
+func (w *WorkspaceConfig) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain WorkspaceConfig
+	p := plain{APIURL: "https://slack.com/api/", Channels: []string{"all"}, Relay: true}
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*w = WorkspaceConfig(p)
+	return nil
+}
+
+// workspaceName is what a workspace's name may be: it becomes part of Matrix user IDs.
+var workspaceName = regexp.MustCompile(`^[a-z0-9][a-z0-9._=-]{0,31}$`)
+
+// Validate reports every problem in c, keyed relative to the section. Secrets are resolved to
+// check them, and never shown.
+func (c Config) Validate() []error {
+	var errs []error
+	if !strings.Contains(c.UsernameTemplate, "{user}") {
+		errs = append(errs, fmt.Errorf("username_template: must contain {user} (got %q)", c.UsernameTemplate))
+	}
+	if len(c.Workspaces) > 1 && !strings.Contains(c.UsernameTemplate, "{workspace}") {
+		errs = append(errs, errors.New("username_template: must contain {workspace} when several workspaces are bridged"))
+	}
+	names := map[string]bool{}
+	for i, w := range c.Workspaces {
+		key := fmt.Sprintf("workspaces[%d]", i)
+		if !workspaceName.MatchString(w.Name) {
+			errs = append(errs, fmt.Errorf("%s.name: must be 1 to 32 of a-z, 0-9, . _ = - (got %q)", key, w.Name))
+		} else if names[w.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", key, w.Name))
+		}
+		names[w.Name] = true
+		errs = append(errs, checkToken(key+".app_token", w.AppToken, "xapp-")...)
+		errs = append(errs, checkToken(key+".bot_token", w.BotToken, "xoxb-")...)
+		if u, err := url.Parse(w.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(u.Path, "/") {
+			errs = append(errs, fmt.Errorf("%s.api_url: must be an http(s) URL ending in / (got %q)", key, w.APIURL))
+		}
+		if len(w.Channels) == 0 {
+			errs = append(errs, fmt.Errorf("%s.channels: must be all or a list of channel names or IDs", key))
+		}
+	}
+	return errs
+}
+
+func checkToken(key string, s Secret, prefix string) []error {
+	v, err := s.Value()
+	switch {
+	case err != nil:
+		return []error{fmt.Errorf("%s: %w", key, err)}
+	case !strings.HasPrefix(v, prefix):
+		return []error{fmt.Errorf("%s: must be a Slack token starting with %s", key, prefix)}
+	}
+	return nil
+}
+
+// AllChannels reports whether w bridges every channel its bot is in.
+func (w WorkspaceConfig) AllChannels() bool {
+	return len(w.Channels) == 1 && w.Channels[0] == "all"
+}
+
+// Secret is a token as written in the file: "env:NAME" reads the environment variable NAME,
+// "file:PATH" the file at PATH (trailing white space trimmed), anything else is the token
+// itself. It prints as its source, never its value, so that logs and errors cannot leak it.
+type Secret string
+
+// Value resolves the secret.
+func (s Secret) Value() (string, error) {
+	src := string(s)
+	switch {
+	case strings.HasPrefix(src, "env:"):
+		name := strings.TrimPrefix(src, "env:")
+		v := os.Getenv(name)
+		if v == "" {
+			return "", fmt.Errorf("environment variable %s is not set", name)
+		}
+		return v, nil
+	case strings.HasPrefix(src, "file:"):
+		b, err := os.ReadFile(strings.TrimPrefix(src, "file:"))
+		if err != nil {
+			return "", fmt.Errorf("read secret: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	case src == "":
+		return "", errors.New("must be set")
+	}
+	return src, nil
+}
+
+// String shows where the secret comes from, or that it is written in the file.
+func (s Secret) String() string {
+	if strings.HasPrefix(string(s), "env:") || strings.HasPrefix(string(s), "file:") {
+		return string(s)
+	}
+	return "(secret)"
+}
+
+// KeyDocs documents the section's keys for the example configuration, by their paths below
+// bridges.slack.
+var KeyDocs = map[string]string{
+	"": "The built-in Slack bridge. It connects to each workspace through a Slack app that the\n" +
+		"workspace's team creates from bridges/slack/manifest.yaml (see the README, \"Connect\n" +
+		"Slack\"), over Socket Mode: no public URL is needed.",
+	"username_template": "The localpart of Slack users' Matrix accounts: {workspace} is the\n" +
+		"workspace's name, {user} the Slack user ID; lower-cased.",
+	"public_portals": "List the rooms of public Slack channels in the room directory.",
+	"workspaces": "The workspaces to bridge, each a mapping with:\n" +
+		"  name: a short name of your choosing (a-z, 0-9, . _ = -), used in user IDs and logs\n" +
+		"  app_token: the app-level token, xapp-…: env:NAME, file:/path, or the token itself\n" +
+		"  bot_token: the bot token, xoxb-…, likewise\n" +
+		"  api_url: the Slack Web API (default https://slack.com/api/)\n" +
+		"  channels: all (every channel the bot is in, the default) or a list of names or IDs\n" +
+		"  relay: post Matrix users' messages through the bot with their name (default true)",
+}

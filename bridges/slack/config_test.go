@@ -1,0 +1,57 @@
+package slack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestSecret(t *testing.T) {
+	t.Setenv("TEST_SECRET_TOKEN", "xoxb-env")
+	file := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(file, []byte("xoxb-file\n"), 0o600)
+	for _, tc := range []struct {
+		s          Secret
+		value, err string
+		shown      string
+	}{
+		{"env:TEST_SECRET_TOKEN", "xoxb-env", "", "env:TEST_SECRET_TOKEN"},
+		{Secret("file:" + file), "xoxb-file", "", "file:" + file},
+		{"xoxb-inline", "xoxb-inline", "", "(secret)"},
+		{"env:TEST_SECRET_UNSET", "", "not set", "env:TEST_SECRET_UNSET"},
+		{"file:/nonexistent/token", "", "read secret", "file:/nonexistent/token"},
+		{"", "", "must be set", "(secret)"},
+	} {
+		v, err := tc.s.Value()
+		if v != tc.value || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%q: Value() = %q, %v; want %q, %q", tc.s, v, err, tc.value, tc.err)
+		}
+		if got := fmt.Sprint(tc.s); got != tc.shown {
+			t.Errorf("%q prints as %q, want %q", tc.s, got, tc.shown)
+		}
+	}
+}
+
+func TestWorkspaceDefaults(t *testing.T) {
+	var c Config
+	c.Defaults()
+	if err := yaml.Unmarshal([]byte("workspaces:\n  - name: acme\n    app_token: xapp-1\n    bot_token: xoxb-1\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	w := c.Workspaces[0]
+	if w.APIURL != "https://slack.com/api/" || !w.AllChannels() || !w.Relay || c.UsernameTemplate != "slack_{workspace}_{user}" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if errs := c.Validate(); len(errs) != 0 {
+		t.Errorf("Validate: %v", errs)
+	}
+	c.Workspaces = append(c.Workspaces, w)
+	c.UsernameTemplate = "slack_{user}"
+	if errs := c.Validate(); len(errs) != 2 {
+		t.Errorf("two workspaces named alike without {workspace} in the template: %v, want 2 problems", errs)
+	}
+}
