@@ -7,6 +7,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Config is the bridges.slack section of causeway.yaml.
@@ -30,8 +32,8 @@ type WorkspaceConfig struct {
 	BotToken Secret `yaml:"bot_token"`
 	// APIURL is where the Web API is; tests and Slack-compatible servers point it elsewhere.
 	APIURL string `yaml:"api_url"`
-	// Channels are the channels to bridge, by name or ID; ["all"] means every channel the bot is in.
-	Channels []string `yaml:"channels"`
+	// Channels are the channels to bridge, by name or ID; "all" means every channel the bot is in.
+	Channels ChannelList `yaml:"channels"`
 	// Relay posts the messages of Matrix users who have not logged in with their own Slack
 	// token through the bot, with their name and avatar.
 	Relay bool `yaml:"relay"`
@@ -96,6 +98,31 @@ func checkToken(key string, s Secret, prefix string) []error {
 		return []error{fmt.Errorf("%s: must be a Slack token starting with %s", key, prefix)}
 	}
 	return nil
+}
+
+// ChannelList is the channels key: the word all, or a list of channel names and IDs.
+type ChannelList []string
+
+// UnmarshalYAML accepts a single name ("all") as well as a list.
+func (c *ChannelList) UnmarshalYAML(value *yaml.Node) error {
+	if value.Kind == yaml.ScalarNode {
+		*c = ChannelList{value.Value}
+		return nil
+	}
+	var list []string
+	if err := value.Decode(&list); err != nil {
+		return err
+	}
+	*c = list
+	return nil
+}
+
+// MarshalYAML writes all as the word.
+func (c ChannelList) MarshalYAML() (any, error) {
+	if len(c) == 1 && c[0] == "all" {
+		return "all", nil
+	}
+	return []string(c), nil
 }
 
 // AllChannels reports whether w bridges every channel its bot is in.

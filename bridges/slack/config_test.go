@@ -49,7 +49,13 @@ func TestWorkspaceDefaults(t *testing.T) {
 	if errs := c.Validate(); len(errs) != 0 {
 		t.Errorf("Validate: %v", errs)
 	}
-	c.Workspaces = append(c.Workspaces, w)
+	if err := yaml.Unmarshal([]byte("workspaces:\n  - name: b\n    channels: [general, C0123]\n  - name: c\n    channels: all\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Workspaces[0].Channels; len(got) != 2 || got[1] != "C0123" || !c.Workspaces[1].AllChannels() {
+		t.Errorf("channels: %v, %v", got, c.Workspaces[1].Channels)
+	}
+	c.Workspaces = []WorkspaceConfig{w, w}
 	c.UsernameTemplate = "slack_{user}"
 	if errs := c.Validate(); len(errs) != 2 {
 		t.Errorf("two workspaces named alike without {workspace} in the template: %v, want 2 problems", errs)
