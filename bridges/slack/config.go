@@ -13,8 +13,10 @@ import (
 
 // Config is the bridges.slack section of causeway.yaml.
 type Config struct {
-	// UsernameTemplate makes the localpart of a Slack user's ghost: {workspace} is the
-	// workspace's name, {user} the Slack user ID; the result is lower-cased.
+	// UsernameTemplate makes the localpart of a Slack user's ghost: {workspace} is the Slack
+	// team ID, {user} the Slack user ID; the result is lower-cased. Both IDs are Slack's own,
+	// so that ghosts stay the same when the configuration renames a workspace, and so that an
+	// export's history lands on the same ghosts as the live bridge's.
 	UsernameTemplate string `yaml:"username_template"`
 	// PublicPortals lists the portals of public channels in the room directory.
 	PublicPortals bool `yaml:"public_portals"`
@@ -24,7 +26,7 @@ type Config struct {
 
 // WorkspaceConfig is one Slack workspace, reached through the Slack app its team created.
 type WorkspaceConfig struct {
-	// Name is a short name of the admin's choosing, used in ghost user IDs and logs.
+	// Name is a short name of the admin's choosing, used in logs, status and commands.
 	Name string `yaml:"name"`
 	// AppToken is the app-level token (xapp-…) that opens Socket Mode connections.
 	AppToken Secret `yaml:"app_token"`
@@ -55,7 +57,7 @@ func (w *WorkspaceConfig) UnmarshalYAML(unmarshal func(any) error) error {
 	return nil
 }
 
-// workspaceName is what a workspace's name may be: it becomes part of Matrix user IDs.
+// workspaceName is what a workspace's name may be: short and plain, for logs and commands.
 var workspaceName = regexp.MustCompile(`^[a-z0-9][a-z0-9._=-]{0,31}$`)
 
 // Validate reports every problem in c, keyed relative to the section. Secrets are resolved to
@@ -172,11 +174,11 @@ var KeyDocs = map[string]string{
 	"": "The built-in Slack bridge. It connects to each workspace through a Slack app that the\n" +
 		"workspace's team creates from bridges/slack/manifest.yaml (see the README, \"Connect\n" +
 		"Slack\"), over Socket Mode: no public URL is needed.",
-	"username_template": "The localpart of Slack users' Matrix accounts: {workspace} is the\n" +
-		"workspace's name, {user} the Slack user ID; lower-cased.",
+	"username_template": "The localpart of Slack users' Matrix accounts: {workspace} is the Slack\n" +
+		"team ID, {user} the Slack user ID; lower-cased. Changing it later orphans existing ones.",
 	"public_portals": "List the rooms of public Slack channels in the room directory.",
 	"workspaces": "The workspaces to bridge, each a mapping with:\n" +
-		"  name: a short name of your choosing (a-z, 0-9, . _ = -), used in user IDs and logs\n" +
+		"  name: a short name of your choosing (a-z, 0-9, . _ = -), used in logs and commands\n" +
 		"  app_token: the app-level token, xapp-…: env:NAME, file:/path, or the token itself\n" +
 		"  bot_token: the bot token, xoxb-…, likewise\n" +
 		"  api_url: the Slack Web API (default https://slack.com/api/)\n" +

@@ -30,6 +30,9 @@ commands:
   admin create-user [--admin] USER PASS  create an account (USER is a localpart or @user:server)
   admin registration-token create [--uses N]
                                          create a registration token
+  bridge slack status|bridge|unbridge|resync
+                                         operate the Slack bridge of the running server
+                                         (causeway bridge slack, for its flags)
 
 flags (every command): --config FILE  (default ./causeway.yaml when it exists)
 `
@@ -63,6 +66,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return runConfig(rest, stdout, getenv)
 	case "admin":
 		return runAdmin(ctx, rest, stdout, getenv)
+	case "bridge":
+		return runBridge(ctx, rest, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,5 +137,45 @@ func TestConfigBridgesSection(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "xoxb-1") {
 			t.Errorf("an error shows a token: %v", err)
 		}
+	}
+}
+
+// TestBridgeCommands runs the bridge CLI against a real server that runs no Slack bridge: the
+// commands reach the admin API with the token and report its answers.
+func TestBridgeCommands(t *testing.T) {
+	cfg := config.Default()
+	cfg.ServerName, cfg.DataDir = "example.org", t.TempDir()
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	if _, err := srv.Accounts.Register(context.Background(), accounts.RegisterParams{Localpart: "root", Password: "a long password", Admin: true, InhibitLogin: true}); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := srv.Accounts.Login(context.Background(), accounts.LoginParams{UserID: "@root:example.org", Password: "a long password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	getenv := env(map[string]string{"CAUSEWAY_ADMIN_TOKEN": sess.AccessToken})
+	if _, err := runCmd(t, env(nil), "bridge", "slack", "status", "--url", hs.URL); err == nil || !strings.Contains(err.Error(), "access token") {
+		t.Errorf("status without a token: %v", err)
+	}
+	_, err = runCmd(t, getenv, "bridge", "slack", "status", "--url", hs.URL)
+	if err == nil || !strings.Contains(err.Error(), "M_NOT_FOUND") {
+		t.Errorf("status of a server without the bridge: %v", err)
+	}
+	_, err = runCmd(t, getenv, "bridge", "slack", "bridge", "--url", hs.URL, "acme", "general")
+	if err == nil || !strings.Contains(err.Error(), "M_NOT_FOUND") {
+		t.Errorf("bridge on a server without the bridge: %v", err)
+	}
+	_, err = runCmd(t, env(map[string]string{"CAUSEWAY_ADMIN_TOKEN": "wrong"}), "bridge", "slack", "status", "--url", hs.URL)
+	if err == nil || !strings.Contains(err.Error(), "M_UNKNOWN_TOKEN") {
+		t.Errorf("status with a wrong token: %v", err)
+	}
+	if _, err := runCmd(t, getenv, "bridge", "slack", "unbridge", "--url", hs.URL, "only-one-arg"); err == nil {
+		t.Error("unbridge without a channel must fail")
 	}
 }

@@ -27,13 +27,20 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, getenv func(
 	if err := registry.Load(cfg.Appservices); err != nil {
 		return err
 	}
+	bridges, err := registerBridges(cfg, registry, log)
+	if err != nil {
+		return err
+	}
 	// Requests to appservices carry their own deadlines.
-	client := &http.Client{}
-	srv, err := server.New(ctx, cfg.Config, log, appservice.Layer(registry, client, appservice.SenderOptions{}))
+	srv, err := server.New(ctx, cfg.Config, log, appservice.Layer(registry, bridges.client(), appservice.SenderOptions{}),
+		server.WithBridges(&bridges.directory))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if err := bridges.start(ctx, cfg, registry, srv, log); err != nil {
+		return err
+	}
 	go reloadOnHangup(ctx, registry, log)
 	if token, err := srv.FirstRunToken(ctx); err != nil {
 		return err

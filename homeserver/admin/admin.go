@@ -44,12 +44,30 @@ type AppserviceGrants interface {
 	Grants(ctx context.Context, userID id.UserID) ([]string, error)
 }
 
+// Bridges operates the built-in bridges, which run outside the homeserver packages
+// (bridges/bridge.Directory implements it). name is a bridge ("slack"), workspace one of its
+// configured workspaces, channel a remote channel by name or ID.
+type Bridges interface {
+	// BridgeStatus returns the status of the named bridge as a JSON-encodable value, or false
+	// when no such bridge runs.
+	BridgeStatus(ctx context.Context, name string) (any, bool)
+	// BridgeChannel bridges a channel into a new portal, or into the room into when given, and
+	// returns the portal's room.
+	BridgeChannel(ctx context.Context, name, workspace, channel string, into id.RoomID) (id.RoomID, error)
+	// UnbridgeChannel stops bridging a channel. Errors with a NotFound() bool method that
+	// reports true (here and above) mean an unknown bridge, workspace or channel.
+	UnbridgeChannel(ctx context.Context, name, workspace, channel string) error
+	// ResyncChannel refreshes a portal from its channel and catches it up.
+	ResyncChannel(ctx context.Context, name, workspace, channel string) error
+}
+
 // API holds the admin handlers' dependencies.
 type API struct {
 	accounts    *accounts.Service
 	media       *media.Repository
 	appservices AppserviceStatuses // nil: no appservice layer
 	grants      AppserviceGrants   // nil: no appservice layer
+	bridges     Bridges            // nil: no built-in bridge
 	log         *slog.Logger
 }
 
@@ -59,12 +77,13 @@ type Options struct {
 	Media       *media.Repository
 	Appservices AppserviceStatuses // nil: no appservice layer
 	Grants      AppserviceGrants   // nil: no appservice layer
+	Bridges     Bridges            // nil: no built-in bridge
 	Log         *slog.Logger
 }
 
 // New returns the admin API.
 func New(opts Options) *API {
-	return &API{accounts: opts.Accounts, media: opts.Media, appservices: opts.Appservices, grants: opts.Grants, log: opts.Log}
+	return &API{accounts: opts.Accounts, media: opts.Media, appservices: opts.Appservices, grants: opts.Grants, bridges: opts.Bridges, log: opts.Log}
 }
 
 // Handler serves the admin routes.
@@ -77,6 +96,7 @@ func (a *API) Handler() http.Handler {
 	r.Get("/_causeway/admin/v1/users/{userId}/appservice_grants", a.admin(a.handleListGrants))
 	r.Put("/_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}", a.admin(a.handlePutGrant))
 	r.Delete("/_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}", a.admin(a.handleDeleteGrant))
+	a.bridgeRoutes(r)
 	a.mediaRoutes(r)
 	return r
 }

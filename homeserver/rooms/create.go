@@ -186,8 +186,9 @@ func (s *Service) creationEvents(req CreateRequest, version id.RoomVersion, pres
 	if req.Topic != nil {
 		steps = append(steps, func() error {
 			return add(event.StateTopic.Type, "", map[string]any{
-				"topic":   *req.Topic,
-				"m.topic": []map[string]any{{"mimetype": "text/plain", "body": *req.Topic}},
+				"topic": *req.Topic,
+				// m.topic is a TopicContentBlock: {"m.text": [representations]} (m.room.topic.yaml).
+				"m.topic": map[string]any{"m.text": []map[string]any{{"mimetype": "text/plain", "body": *req.Topic}}},
 			})
 		})
 	}

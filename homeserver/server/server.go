@@ -72,11 +72,18 @@ type Option func(*options)
 
 type options struct {
 	appservices func(context.Context, Core) (AppserviceLayer, error)
+	bridges     admin.Bridges
 }
 
 // WithAppservices adds the application-service layer that build makes from the core services.
 func WithAppservices(build func(context.Context, Core) (AppserviceLayer, error)) Option {
 	return func(o *options) { o.appservices = build }
+}
+
+// WithBridges lets the admin API report on and operate the built-in bridges, which run outside
+// the homeserver packages.
+func WithBridges(b admin.Bridges) Option {
+	return func(o *options) { o.bridges = b }
 }
 
 // fanout passes each committed event to every listener. Listeners are added while New
@@ -198,7 +205,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}).Handler()
 	mux := http.NewServeMux()
 	adminAPI := admin.New(admin.Options{
-		Accounts: accountsSvc, Media: srv.Media, Appservices: statuses, Grants: grants, Log: log.With("component", "admin"),
+		Accounts: accountsSvc, Media: srv.Media, Appservices: statuses, Grants: grants, Bridges: o.bridges, Log: log.With("component", "admin"),
 	}).Handler()
 	mux.Handle("/_causeway/admin/", adminAPI)
 	mux.Handle("/_synapse/admin/", adminAPI)
@@ -211,6 +218,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 
 // Handler serves every HTTP endpoint of the server.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// RegisterMetrics adds a collector to the server's /metrics (the built-in bridges' metrics).
+func (s *Server) RegisterMetrics(c prometheus.Collector) error { return s.metrics.Register(c) }
 
 // MetricsHandler serves the server's Prometheus metrics, for the admin listener.
 func (s *Server) MetricsHandler() http.Handler {

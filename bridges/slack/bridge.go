@@ -1,0 +1,303 @@
+// Package slack is Causeway's built-in Slack bridge. It is an ordinary application service: it
+// reaches the homeserver only through the appservice API (mautrix's appservice package, over
+// HTTP or the in-process transport cmd gives it), keeps its own tables through bridges/bridge,
+// and talks to Slack with slack-go over Socket Mode (bridges/slack/slackconn).
+//
+// Each configured workspace runs on its own: a workspace with a bad token fails alone. Its
+// channels become portal rooms in a space, its users ghosts; messages, edits, deletions,
+// reactions and threads cross both ways, in order per channel, and what Slack said while the
+// bridge was away is fetched from the channel history when it comes back.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"maunium.net/go/mautrix/appservice"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/bridges/bridge"
+	"causeway/bridges/slack/slackconn"
+)
+
+// Network names Slack in the bridge store.
+const Network = "slack"
+
+// BotLocalpart is the bridge bot's localpart.
+const BotLocalpart = "slackbot"
+
+// Options are what New needs.
+type Options struct {
+	Config     Config
+	ServerName string
+	// AppService is the bridge's side of the appservice API, made by cmd from NewRegistration
+	// and connected to the homeserver.
+	AppService *appservice.AppService
+	Store      *bridge.Store
+	// HTTPClient reaches Slack; nil means a default one with timeouts.
+	HTTPClient *http.Client
+	// GrantPuppet lets the bridge act as a Matrix user who logged in with their Slack account,
+	// so that their messages from Slack appear as their own Matrix account. cmd makes it from
+	// the homeserver's appservice grants; nil leaves such messages to ghosts.
+	GrantPuppet func(ctx context.Context, userID id.UserID) error
+	// MinBackoff and MaxBackoff bound the wait between Socket Mode reconnections; zero means
+	// slackconn's defaults (1 s and 2 min). Tests make them short.
+	MinBackoff, MaxBackoff time.Duration
+	Log                    *slog.Logger
+}
+
+// Bridge is the Slack bridge: every configured workspace, and the Matrix side they share.
+type Bridge struct {
+	cfg         Config
+	serverName  string
+	as          *appservice.AppService
+	store       *bridge.Store
+	log         *slog.Logger
+	workspaces  []*workspace
+	ghostIDs    *regexp.Regexp // matches the user IDs of ghosts (and no one else)
+	grantPuppet func(ctx context.Context, userID id.UserID) error
+
+	mu     sync.RWMutex
+	byTeam map[string]*workspace // by Slack team ID, once each workspace has connected
+}
+
+// New returns the bridge for the configured workspaces.
+func New(opts Options) (*Bridge, error) {
+	ghostIDs, err := regexp.Compile(ghostRegex(opts.Config.UsernameTemplate, opts.ServerName))
+	if err != nil {
+		return nil, fmt.Errorf("slack bridge: username_template: %w", err)
+	}
+	b := &Bridge{
+		cfg: opts.Config, serverName: opts.ServerName, as: opts.AppService, store: opts.Store,
+		log: opts.Log, ghostIDs: ghostIDs, grantPuppet: opts.GrantPuppet, byTeam: map[string]*workspace{},
+	}
+	client := opts.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: defaultHTTPTimeout}
+	}
+	for _, wc := range opts.Config.Workspaces {
+		w, err := newWorkspace(b, wc, client, opts.MinBackoff, opts.MaxBackoff)
+		if err != nil {
+			return nil, err
+		}
+		b.workspaces = append(b.workspaces, w)
+	}
+	return b, nil
+}
+
+// NewRegistration returns the appservice registration of the bridge, for cmd to register with
+// the homeserver: the bot slackbot, and every user ID the username template can make, exclusively.
+// Its tokens are fresh: the bridge runs in the same process and registers anew at each start.
+func NewRegistration(cfg Config, serverName string) *appservice.Registration {
+	reg := appservice.CreateRegistration()
+	reg.ID = "slack"
+	reg.SenderLocalpart = BotLocalpart
+	notLimited := false
+	reg.RateLimited = &notLimited
+	reg.Namespaces.UserIDs = appservice.NamespaceList{{Regex: ghostRegex(cfg.UsernameTemplate, serverName), Exclusive: true}}
+	return reg
+}
+
+// ghostRegex matches the user IDs the username template makes on serverName.
+func ghostRegex(template, serverName string) string {
+	parts := strings.Split(strings.ToLower(template), "{workspace}")
+	for i, p := range parts {
+		pieces := strings.Split(p, "{user}")
+		for j := range pieces {
+			pieces[j] = regexp.QuoteMeta(pieces[j])
+		}
+		parts[i] = strings.Join(pieces, `[a-z0-9._=-]+`)
+	}
+	return "^@" + strings.Join(parts, `[a-z0-9._=-]+`) + ":" + regexp.QuoteMeta(serverName) + "$"
+}
+
+// Run bridges until ctx ends: each workspace on its own, and the Matrix events of every portal.
+// A workspace that fails (a revoked token, say) stops alone and says so in its status.
+func (b *Bridge) Run(ctx context.Context) error {
+	bot := b.as.BotIntent()
+	if err := bot.EnsureRegistered(ctx); err != nil {
+		return fmt.Errorf("slack bridge: register the bot: %w", err)
+	}
+	if err := bot.SetDisplayName(ctx, "Slack bridge"); err != nil {
+		b.log.WarnContext(ctx, "cannot name the bridge bot", "error", err)
+	}
+	var wg sync.WaitGroup
+	for _, w := range b.workspaces {
+		wg.Go(func() { w.run(ctx) })
+	}
+	b.matrixLoop(ctx)
+	wg.Wait()
+	return nil
+}
+
+// matrixLoop hands each event the homeserver sends to the portal's workspace, until ctx ends.
+func (b *Bridge) matrixLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case evt := <-b.as.Events:
+			if b.isBridgeUser(evt.Sender) || fromBridge(evt) {
+				continue // our own events, echoed back
+			}
+			if err := b.handleMatrixEvent(ctx, evt); err != nil && !errors.Is(err, context.Canceled) {
+				b.log.WarnContext(ctx, "cannot bridge a Matrix event to Slack", "event_id", evt.ID, "room_id", evt.RoomID, "error", err)
+			}
+		}
+	}
+}
+
+// isBridgeUser reports whether userID is the bridge bot or a ghost.
+func (b *Bridge) isBridgeUser(userID id.UserID) bool {
+	return userID == b.as.BotMXID() || b.ghostIDs.MatchString(string(userID))
+}
+
+// handleMatrixEvent routes one event to the workspace of its portal.
+func (b *Bridge) handleMatrixEvent(ctx context.Context, evt *event.Event) error {
+	portal, err := b.store.PortalByRoom(ctx, evt.RoomID)
+	if bridge.IsNotFound(err) {
+		return b.handleNonPortalEvent(ctx, evt)
+	} else if err != nil {
+		return err
+	}
+	if isCommand(evt) {
+		return b.handleCommand(ctx, evt, &portal)
+	}
+	w := b.workspaceByTeam(portal.Workspace)
+	if w == nil {
+		return fmt.Errorf("portal %s of workspace %s, which is not connected", portal.RoomID, portal.Workspace)
+	}
+	return w.handleMatrixEvent(ctx, portal, evt)
+}
+
+// handleNonPortalEvent answers what happens outside portals: the bot joins the rooms it is
+// invited to, and reads commands there.
+func (b *Bridge) handleNonPortalEvent(ctx context.Context, evt *event.Event) error {
+	if evt.Type == event.StateMember && evt.GetStateKey() == b.as.BotMXID().String() {
+		if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
+			return err
+		}
+		if evt.Content.AsMember().Membership == event.MembershipInvite {
+			_, err := b.as.BotIntent().JoinRoomByID(ctx, evt.RoomID)
+			return err
+		}
+		return nil
+	}
+	return b.handleCommand(ctx, evt, nil)
+}
+
+// isCommand reports whether a portal message is addressed to the bridge bot ("!slack …").
+func isCommand(evt *event.Event) bool {
+	if evt.Type != event.EventMessage {
+		return false
+	}
+	body, _ := evt.Content.Raw["body"].(string)
+	return strings.HasPrefix(strings.TrimSpace(body), "!slack ")
+}
+
+func (b *Bridge) workspaceByTeam(teamID string) *workspace {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.byTeam[teamID]
+}
+
+func (b *Bridge) registerTeam(teamID string, w *workspace) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.byTeam[teamID] = w
+}
+
+// Collector returns the metrics of every workspace's connection, for /metrics.
+func (b *Bridge) Collector() prometheus.Collector {
+	conns := make([]*slackconn.Conn, len(b.workspaces))
+	for i, w := range b.workspaces {
+		conns[i] = w.conn
+	}
+	return slackconn.NewCollector(conns...)
+}
+
+// Status implements bridge.Operator: every workspace's status.
+func (b *Bridge) Status(context.Context) any {
+	return map[string]any{"workspaces": b.Statuses()}
+}
+
+// Statuses reports on every workspace, for the admin API and metrics.
+func (b *Bridge) Statuses() []WorkspaceStatus {
+	out := make([]WorkspaceStatus, len(b.workspaces))
+	for i, w := range b.workspaces {
+		out[i] = w.status()
+	}
+	return out
+}
+
+// workspaceNamed finds a configured workspace by its name.
+func (b *Bridge) workspaceNamed(name string) (*workspace, error) {
+	for _, w := range b.workspaces {
+		if w.cfg.Name == name {
+			if w.key.Workspace == "" {
+				return nil, fmt.Errorf("workspace %s has not connected", name)
+			}
+			return w, nil
+		}
+	}
+	return nil, &bridge.NotFoundError{What: fmt.Sprintf("Slack workspace %q", name)}
+}
+
+// BridgeChannel bridges a channel of a workspace into a new portal, or into the existing room
+// into, and returns the portal's room (the admin API's and the CLI's "bridge").
+func (b *Bridge) BridgeChannel(ctx context.Context, workspaceName, channel string, into id.RoomID) (id.RoomID, error) {
+	w, err := b.workspaceNamed(workspaceName)
+	if err != nil {
+		return "", err
+	}
+	ch, err := w.findChannel(ctx, channel)
+	if err != nil {
+		return "", err
+	}
+	p, err := w.bridgeChannel(ctx, ch, into)
+	return p.RoomID, err
+}
+
+// UnbridgeChannel stops bridging a channel.
+func (b *Bridge) UnbridgeChannel(ctx context.Context, workspaceName, channel string) error {
+	w, p, err := b.portalOf(ctx, workspaceName, channel)
+	if err != nil {
+		return err
+	}
+	return w.unbridge(ctx, p)
+}
+
+// ResyncChannel refreshes a portal's name and topic from its channel and catches it up.
+func (b *Bridge) ResyncChannel(ctx context.Context, workspaceName, channel string) error {
+	w, p, err := b.portalOf(ctx, workspaceName, channel)
+	if err != nil {
+		return err
+	}
+	return w.resync(ctx, p.ChannelID)
+}
+
+// portalOf finds the portal of a channel named by name or ID.
+func (b *Bridge) portalOf(ctx context.Context, workspaceName, channel string) (*workspace, bridge.Portal, error) {
+	w, err := b.workspaceNamed(workspaceName)
+	if err != nil {
+		return nil, bridge.Portal{}, err
+	}
+	ch, err := w.findChannel(ctx, channel)
+	if err != nil {
+		return nil, bridge.Portal{}, err
+	}
+	p, err := b.store.Portal(ctx, w.key, ch.ID)
+	if bridge.IsNotFound(err) {
+		return nil, bridge.Portal{}, &bridge.NotFoundError{What: fmt.Sprintf("the portal of #%s", ch.Name)}
+	}
+	return w, p, err
+}

@@ -1,0 +1,183 @@
+package slack_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/storage/storagetest"
+)
+
+// bodiesFrom returns the bodies of the messages sender sent in the room, oldest first.
+func bodiesFrom(t *testing.T, cli *mautrix.Client, roomID id.RoomID, sender id.UserID) []string {
+	t.Helper()
+	var out []string
+	for _, ev := range roomEvents(t, cli, roomID) {
+		if ev.Type == event.EventMessage && ev.Sender == sender {
+			out = append(out, ev.Content.AsMessage().Body)
+		}
+	}
+	return out
+}
+
+// wantBodies waits until the sender's messages are exactly want, in order.
+func wantBodies(t *testing.T, cli *mautrix.Client, roomID id.RoomID, sender id.UserID, want []string) {
+	t.Helper()
+	var got []string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		got = bodiesFrom(t, cli, roomID, sender)
+		if len(got) >= len(want) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %d messages %v, want %d in order", len(got), got, len(want))
+	}
+}
+
+func numbered(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("%s %d", prefix, i))
+	}
+	return out
+}
+
+// TestRestartLeavesNoGap stops Causeway while Slack users keep talking: after the restart
+// every message is in the portal once, in order.
+func TestRestartLeavesNoGap(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		e := startEnv(t, driver, dsn)
+		roomID := e.portal(t, e.general.ID)
+		bob := e.user(t, "bob")
+		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		want := numbered("message", 0, 30)
+		for _, text := range want[:10] {
+			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantBodies(t, bob, roomID, e.ghost(e.alice.ID), want[:10])
+
+		e.stop()
+		for _, text := range want[10:20] {
+			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.startServer(t, dsn)
+		for _, text := range want[20:] {
+			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bob.HomeserverURL = mustParseURL(t, e.hsURL)
+		wantBodies(t, bob, roomID, e.ghost(e.alice.ID), want)
+	})
+}
+
+// TestDisconnectsLoseNothing drops the Socket Mode connection 100 times while a Slack user
+// posts 300 messages: each arrives once, in order.
+func TestDisconnectsLoseNothing(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		e := startEnv(t, driver, dsn)
+		roomID := e.portal(t, e.general.ID)
+		bob := e.user(t, "bob")
+		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		want := numbered("stream", 0, 300)
+		for i, text := range want {
+			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text); err != nil {
+				t.Fatal(err)
+			}
+			if i%3 == 0 {
+				e.slack.DropSockets()
+			}
+		}
+		wantBodies(t, bob, roomID, e.ghost(e.alice.ID), want)
+	})
+}
+
+// TestRateLimitedPostsArriveInOrder makes Slack refuse chat.postMessage for a while: Matrix
+// messages still reach the channel, later and in order.
+func TestRateLimitedPostsArriveInOrder(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		e := startEnv(t, driver, dsn)
+		roomID := e.portal(t, e.general.ID)
+		bob := e.user(t, "bob")
+		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		e.slack.RateLimit("chat.postMessage", 3, time.Second)
+		want := numbered("limited", 0, 5)
+		for _, text := range want {
+			if _, err := bob.SendText(ctx, roomID, text); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "all five in Slack", func() bool {
+			msgs, _ := e.slack.Messages(e.general.ID)
+			return len(msgs) >= 5
+		})
+		msgs, _ := e.slack.Messages(e.general.ID)
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.Text)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Slack got %v, want %v", got, want)
+		}
+	})
+}
+
+// TestRevokedTokenShowsInStatus revokes the bot token: the workspace's status says so within
+// seconds, naming Slack's error.
+func TestRevokedTokenShowsInStatus(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		e := startEnv(t, driver, dsn)
+		e.portal(t, e.general.ID)
+		e.slack.RevokeToken(e.slack.BotToken())
+		if _, err := e.slack.Post(e.alice.ID, e.general.ID, "after the revocation"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the revoked token in the status", func() bool {
+			s := e.bridge.Statuses()[0]
+			return s.AuthFailed && s.Error != ""
+		})
+		if s := e.bridge.Statuses()[0]; s.Connected {
+			t.Errorf("status says connected after the token was revoked: %+v", s)
+		}
+		// The admin API shows it, naming the workspace and Slack's error.
+		root := e.admin(t)
+		var status struct {
+			Workspaces []struct {
+				Name       string `json:"name"`
+				Error      string `json:"error"`
+				AuthFailed bool   `json:"auth_failed"`
+				Connected  bool   `json:"connected"`
+			} `json:"workspaces"`
+		}
+		if _, err := root.MakeRequest(context.Background(), http.MethodGet, e.hsURL+"/_causeway/admin/v1/bridges/slack", nil, &status); err != nil {
+			t.Fatal(err)
+		}
+		if len(status.Workspaces) != 1 || status.Workspaces[0].Name != "test" || !status.Workspaces[0].AuthFailed || status.Workspaces[0].Connected ||
+			!strings.Contains(status.Workspaces[0].Error, "token_revoked") {
+			t.Errorf("admin status %+v", status)
+		}
+	})
+}

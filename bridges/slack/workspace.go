@@ -1,0 +1,291 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/bridges/bridge"
+	"causeway/bridges/slack/slackconn"
+)
+
+const (
+	// defaultHTTPTimeout bounds a request to Slack when the bridge was given no client.
+	defaultHTTPTimeout = time.Minute
+	// authCheckInterval is how often the bot token is checked while Slack is quiet, so that
+	// a revoked token shows in the status within seconds even when no message needs it.
+	authCheckInterval = 10 * time.Second
+)
+
+// workspace is one bridged Slack workspace.
+type workspace struct {
+	b    *Bridge
+	cfg  WorkspaceConfig
+	conn *slackconn.Conn
+	http *http.Client
+	log  *slog.Logger
+
+	// Set by identify before anything is bridged, then fixed.
+	key      bridge.Key // Slack's team ID is the workspace in the store
+	ident    slackconn.Identity
+	teamName string
+	teamURL  string
+	space    id.RoomID
+
+	locks sync.Map // channel ID -> *sync.Mutex: one writer per channel, either way
+
+	mu          sync.Mutex
+	channels    map[string]*slackapi.Channel // what conversations.info said, by ID
+	caughtUpFor time.Time                    // the connection whose channels are caught up
+	caughtUp    map[string]bool              // channels caught up since that connection opened
+	lastErr     error                        // why run stopped, if it did
+}
+
+func newWorkspace(b *Bridge, cfg WorkspaceConfig, client *http.Client, minBackoff, maxBackoff time.Duration) (*workspace, error) {
+	appToken, err := cfg.AppToken.Value()
+	if err != nil {
+		return nil, fmt.Errorf("slack workspace %s: app_token: %w", cfg.Name, err)
+	}
+	botToken, err := cfg.BotToken.Value()
+	if err != nil {
+		return nil, fmt.Errorf("slack workspace %s: bot_token: %w", cfg.Name, err)
+	}
+	log := b.log.With("workspace", cfg.Name)
+	conn := slackconn.New(slackconn.Config{
+		Name: cfg.Name, AppToken: appToken, BotToken: botToken, APIURL: cfg.APIURL, HTTPClient: client, Log: log,
+		MinBackoff: minBackoff, MaxBackoff: maxBackoff, AuthCheckInterval: authCheckInterval,
+	})
+	return &workspace{b: b, cfg: cfg, conn: conn, http: client, log: log,
+		channels: map[string]*slackapi.Channel{}, caughtUp: map[string]bool{}}, nil
+}
+
+// bot is the slack-go client of the bot token; call it inside call.
+func (w *workspace) bot() *slackapi.Client { return w.conn.API().Client() }
+
+// call makes one Web API call with the bot token, within Slack's rate limits.
+func (w *workspace) call(ctx context.Context, method string, fn func(ctx context.Context) error) error {
+	return w.conn.API().Do(ctx, method, fn)
+}
+
+// lockChannel serialises the work on one channel, and returns the unlock.
+func (w *workspace) lockChannel(channelID string) func() {
+	l, _ := w.locks.LoadOrStore(channelID, &sync.Mutex{})
+	mu := l.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// run bridges the workspace until ctx ends or Slack refuses its tokens. It learns who the
+// bot is, makes the space, brings every bridged channel up to date from its history, and
+// then follows Socket Mode.
+func (w *workspace) run(ctx context.Context) {
+	err := w.start(ctx)
+	if err == nil {
+		err = w.conn.Run(ctx, slackconn.HandlerFunc(w.handle))
+	}
+	if err != nil && ctx.Err() == nil {
+		w.mu.Lock()
+		w.lastErr = err
+		w.mu.Unlock()
+		w.log.ErrorContext(ctx, "Slack workspace stopped", "error", err)
+	}
+}
+
+// start identifies the workspace and catches its channels up.
+func (w *workspace) start(ctx context.Context) error {
+	if err := w.identify(ctx); err != nil {
+		return err
+	}
+	if err := w.ensureSpace(ctx); err != nil {
+		return err
+	}
+	channels, err := w.memberChannels(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ch := range channels {
+		if err := w.catchUp(ctx, ch.ID, true); err != nil {
+			w.log.WarnContext(ctx, "cannot catch a channel up", "channel", ch.ID, "error", err)
+		}
+	}
+	return nil
+}
+
+// identify asks Slack who the bot is and which team it belongs to.
+func (w *workspace) identify(ctx context.Context) error {
+	var auth *slackapi.AuthTestResponse
+	err := w.call(ctx, "auth.test", func(ctx context.Context) (err error) {
+		auth, err = w.bot().AuthTestContext(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("auth.test: %w", err)
+	}
+	w.ident = slackconn.Identity{TeamID: auth.TeamID, TeamName: auth.Team, URL: auth.URL, BotUserID: auth.UserID, BotID: auth.BotID}
+	w.key = bridge.Key{Network: Network, Workspace: auth.TeamID}
+	w.teamName, w.teamURL = auth.Team, auth.URL
+	w.b.registerTeam(auth.TeamID, w)
+	return nil
+}
+
+// memberChannels lists the conversations the bot is in that the configuration bridges.
+func (w *workspace) memberChannels(ctx context.Context) ([]slackapi.Channel, error) {
+	var out []slackapi.Channel
+	cursor := ""
+	for {
+		var page []slackapi.Channel
+		err := w.call(ctx, "users.conversations", func(ctx context.Context) (err error) {
+			page, cursor, err = w.bot().GetConversationsForUserContext(ctx, &slackapi.GetConversationsForUserParameters{
+				Types: []string{"public_channel", "private_channel"}, Cursor: cursor, Limit: 200, ExcludeArchived: true,
+			})
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("users.conversations: %w", err)
+		}
+		for i := range page {
+			w.rememberChannel(&page[i])
+			if w.configured(&page[i]) {
+				out = append(out, page[i])
+			}
+		}
+		if cursor == "" {
+			return out, nil
+		}
+	}
+}
+
+// configured reports whether the configuration bridges a channel.
+func (w *workspace) configured(ch *slackapi.Channel) bool {
+	return w.cfg.AllChannels() || slices.Contains(w.cfg.Channels, ch.ID) || slices.Contains(w.cfg.Channels, ch.Name)
+}
+
+// bridges reports whether events of a channel are bridged, asking Slack about channels it has
+// not seen yet.
+func (w *workspace) bridges(channelID string) bool {
+	if w.cfg.AllChannels() {
+		return true
+	}
+	if _, err := w.b.store.Portal(context.Background(), w.key, channelID); err == nil {
+		return true // bridged by a command
+	}
+	w.mu.Lock()
+	ch := w.channels[channelID]
+	w.mu.Unlock()
+	if ch == nil {
+		err := w.call(context.Background(), "conversations.info", func(ctx context.Context) (err error) {
+			ch, err = w.bot().GetConversationInfoContext(ctx, &slackapi.GetConversationInfoInput{ChannelID: channelID})
+			return err
+		})
+		if err != nil {
+			return false
+		}
+		w.rememberChannel(ch)
+	}
+	return w.configured(ch)
+}
+
+func (w *workspace) rememberChannel(ch *slackapi.Channel) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.channels[ch.ID] = ch
+}
+
+// handle is slackconn's handler. After every new connection each channel is caught up from its
+// history before its first live event, so that what Slack did not deliver meanwhile still
+// arrives, and in order.
+func (w *workspace) handle(ctx context.Context, ev slackevents.EventsAPIEvent, _ slackconn.EventMeta) error {
+	if channelID := eventChannel(ev); channelID != "" && w.needsCatchUp(channelID) {
+		if err := w.catchUp(ctx, channelID, false); err != nil {
+			w.log.WarnContext(ctx, "cannot catch a channel up", "channel", channelID, "error", err)
+		}
+	}
+	return w.dispatch(ctx, ev)
+}
+
+// needsCatchUp reports, once per channel and connection, that the channel should be caught up.
+func (w *workspace) needsCatchUp(channelID string) bool {
+	since := w.conn.Status().ConnectedSince
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !since.Equal(w.caughtUpFor) {
+		w.caughtUpFor, w.caughtUp = since, map[string]bool{}
+	}
+	if w.caughtUp[channelID] {
+		return false
+	}
+	w.caughtUp[channelID] = true
+	return true
+}
+
+// eventChannel returns the channel of a message or reaction event, "" for others.
+func eventChannel(ev slackevents.EventsAPIEvent) string {
+	switch e := ev.InnerEvent.Data.(type) {
+	case *slackevents.MessageEvent:
+		return e.Channel
+	case *slackevents.ReactionAddedEvent:
+		return e.Item.Channel
+	case *slackevents.ReactionRemovedEvent:
+		return e.Item.Channel
+	}
+	return ""
+}
+
+// WorkspaceStatus is where one workspace stands, for the admin API and the bot's status.
+type WorkspaceStatus struct {
+	Name          string                  `json:"name"`
+	TeamID        string                  `json:"team_id,omitempty"`
+	State         slackconn.State         `json:"state"`
+	Connected     bool                    `json:"connected"`
+	ConnectedTS   int64                   `json:"connected_since_ts,omitempty"`
+	LastEventTS   int64                   `json:"last_event_ts,omitempty"`
+	Events        int64                   `json:"events"`
+	HandlerErrors int64                   `json:"handler_errors"`
+	Reconnects    int64                   `json:"reconnects"`
+	AuthFailed    bool                    `json:"auth_failed"`
+	Error         string                  `json:"error,omitempty"` // why the workspace stopped, or the latest error
+	Methods       map[string]MethodStatus `json:"methods,omitempty"`
+}
+
+// MethodStatus is the Web API use of one method: its calls, Slack's 429s, and the callers
+// waiting on its rate limit now (the method's queue depth).
+type MethodStatus struct {
+	Calls       int64 `json:"calls"`
+	RateLimited int64 `json:"rate_limited"`
+	Waiting     int64 `json:"waiting"`
+}
+
+func (w *workspace) status() WorkspaceStatus {
+	c := w.conn.Status()
+	s := WorkspaceStatus{
+		Name: w.cfg.Name, TeamID: c.TeamID, State: c.State, Connected: c.Connected,
+		ConnectedTS: unixMilli(c.ConnectedSince), LastEventTS: unixMilli(c.LastEventAt),
+		Events: c.Events, HandlerErrors: c.HandlerErrors, Reconnects: c.Reconnects, AuthFailed: c.AuthFailed,
+		Error: c.LastError, Methods: map[string]MethodStatus{},
+	}
+	for name, m := range c.Methods {
+		s.Methods[name] = MethodStatus{Calls: m.Calls, RateLimited: m.RateLimited, Waiting: int64(m.Waiting)}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.lastErr != nil {
+		s.Error = w.lastErr.Error()
+	}
+	return s
+}
+
+// unixMilli is t in Unix milliseconds, 0 for the zero time.
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}

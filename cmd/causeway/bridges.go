@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	mxappservice "maunium.net/go/mautrix/appservice"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/appservice"
+	"causeway/bridges/bridge"
+	slackbridge "causeway/bridges/slack"
+	"causeway/homeserver/server"
+)
+
+// homeserverHost is the in-process address at which the built-in bridges reach the homeserver
+// (appservice.InProcessTransport): nothing on the network answers to it.
+const homeserverHost = "causeway.internal"
+
+// builtinBridges wires the bridges the file configures to the homeserver in this process: each
+// is registered as an ordinary appservice, and its HTTP hop in both directions goes through
+// transport, without a socket.
+type builtinBridges struct {
+	transport *appservice.InProcessTransport
+	slack     *mxappservice.AppService // nil when no Slack workspace is configured
+	directory bridge.Directory         // the running bridges, for the admin API
+}
+
+// registerBridges registers the configured bridges' appservices. It runs before the server
+// is built, which needs the registry complete.
+func registerBridges(cfg *fileConfig, registry *appservice.Registry, log *slog.Logger) (*builtinBridges, error) {
+	bb := &builtinBridges{transport: appservice.NewInProcessTransport(http.DefaultTransport, log)}
+	if len(cfg.Bridges.Slack.Workspaces) == 0 {
+		return bb, nil
+	}
+	mxreg := slackbridge.NewRegistration(cfg.Bridges.Slack, cfg.ServerName)
+	host := mxreg.ID + ".appservice.internal"
+	mxreg.URL = "http://" + host
+	if err := registerBuiltin(registry, mxreg); err != nil {
+		return nil, err
+	}
+	as, err := mxappservice.CreateFull(mxappservice.CreateOpts{
+		Registration: mxreg, HomeserverDomain: cfg.ServerName, HomeserverURL: "http://" + homeserverHost,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("slack bridge: %w", err)
+	}
+	bb.transport.Handle(host, as.Router)
+	bb.slack = as
+	return bb, nil
+}
+
+// registerBuiltin registers a bridge's registration as if it had been read from a file, so
+// that it is validated like any other.
+func registerBuiltin(registry *appservice.Registry, mxreg *mxappservice.Registration) error {
+	data, err := mxreg.YAML()
+	if err != nil {
+		return err
+	}
+	reg, err := appservice.ParseRegistration("built-in "+mxreg.ID+" bridge", []byte(data))
+	if err != nil {
+		return err
+	}
+	return registry.Register(reg)
+}
+
+// client is how the homeserver reaches appservices: built-in bridges in process, others over
+// the network.
+func (bb *builtinBridges) client() *http.Client { return bb.transport.Client() }
+
+// start connects the bridges to the built server and runs them until ctx ends.
+func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *appservice.Registry, srv *server.Server, log *slog.Logger) error {
+	bb.transport.Handle(homeserverHost, srv.Handler())
+	if bb.slack == nil {
+		return nil
+	}
+	// After CreateFull and before the first intent, which copies the client.
+	bb.slack.HTTPClient = bb.transport.Client()
+	b, err := slackbridge.New(slackbridge.Options{
+		Config: cfg.Bridges.Slack, ServerName: cfg.ServerName, AppService: bb.slack,
+		Store: bridge.NewStore(srv.DB.SQL()), GrantPuppet: grantTo(registry, srv, "slack", log), Log: log.With("component", "slack"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.RegisterMetrics(b.Collector()); err != nil {
+		return err
+	}
+	bb.directory.Add("slack", b)
+	go func() {
+		if err := b.Run(ctx); err != nil {
+			log.ErrorContext(ctx, "Slack bridge stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// grantTo lets a built-in bridge act as a user who proved to it who they are (by logging in
+// to the remote network in a DM with its bot): the homeserver records the same grant the user
+// could make themselves, and no token leaves the server.
+func grantTo(registry *appservice.Registry, srv *server.Server, appserviceID string, log *slog.Logger) func(context.Context, id.UserID) error {
+	svc := appservice.NewService(registry, srv.DB, srv.Accounts, nil, log)
+	return func(ctx context.Context, userID id.UserID) error {
+		return svc.Grant(ctx, userID, appserviceID, time.Now().UnixMilli())
+	}
+}
