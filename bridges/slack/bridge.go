@@ -226,15 +226,15 @@ func (b *Bridge) Collector() prometheus.Collector {
 }
 
 // Status implements bridge.Operator: every workspace's status.
-func (b *Bridge) Status(context.Context) any {
-	return map[string]any{"workspaces": b.Statuses()}
+func (b *Bridge) Status(ctx context.Context) any {
+	return map[string]any{"workspaces": b.Statuses(ctx)}
 }
 
 // Statuses reports on every workspace, for the admin API and metrics.
-func (b *Bridge) Statuses() []WorkspaceStatus {
+func (b *Bridge) Statuses(ctx context.Context) []WorkspaceStatus {
 	out := make([]WorkspaceStatus, len(b.workspaces))
 	for i, w := range b.workspaces {
-		out[i] = w.status()
+		out[i] = w.status(ctx)
 	}
 	return out
 }

@@ -80,7 +80,7 @@ func (c *command) run(ctx context.Context, name string) (string, error) {
 	case "help":
 		return helpText, nil
 	case "status":
-		return c.status(), nil
+		return c.status(ctx), nil
 	case "login":
 		return c.login(ctx)
 	case "logout":
@@ -121,14 +121,14 @@ func (c *command) workspaceArg(want int) (*workspace, []string, error) {
 	return c.b.workspaces[0], args, nil
 }
 
-func (c *command) status() string {
+func (c *command) status(ctx context.Context) string {
 	var b strings.Builder
-	for _, s := range c.b.Statuses() {
+	for _, s := range c.b.Statuses(ctx) {
 		state := string(s.State)
 		if s.Error != "" {
 			state += ": " + s.Error
 		}
-		fmt.Fprintf(&b, "%s (%s): %s\n", s.Name, s.TeamID, state)
+		fmt.Fprintf(&b, "%s (%s): %s, %d channels bridged\n", s.Name, s.TeamID, state, len(s.Channels))
 	}
 	return strings.TrimSpace(b.String())
 }

@@ -54,7 +54,7 @@ func TestBotCommands(t *testing.T) {
 		if got := command(t, bob, dm, "help"); !strings.Contains(got, "Slack bridge commands") {
 			t.Errorf("help: %q", got)
 		}
-		if got := command(t, bob, dm, "status"); !strings.Contains(got, "test ("+e.slack.TeamID()+"): connected") {
+		if got := command(t, bob, dm, "status"); !strings.Contains(got, "test ("+e.slack.TeamID()+"): connected, 1 channels bridged") {
 			t.Errorf("status: %q", got)
 		}
 		if got := command(t, bob, dm, "frobnicate"); !strings.HasPrefix(got, "Error: unknown command") {

@@ -156,10 +156,10 @@ func TestRevokedTokenShowsInStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the revoked token in the status", func() bool {
-			s := e.bridge.Statuses()[0]
+			s := e.bridge.Statuses(context.Background())[0]
 			return s.AuthFailed && s.Error != ""
 		})
-		if s := e.bridge.Statuses()[0]; s.Connected {
+		if s := e.bridge.Statuses(context.Background())[0]; s.Connected {
 			t.Errorf("status says connected after the token was revoked: %+v", s)
 		}
 		// The admin API shows it, naming the workspace and Slack's error.
@@ -170,10 +170,17 @@ func TestRevokedTokenShowsInStatus(t *testing.T) {
 				Error      string `json:"error"`
 				AuthFailed bool   `json:"auth_failed"`
 				Connected  bool   `json:"connected"`
+				Channels   []struct {
+					ID            string `json:"id"`
+					LastMessageTS int64  `json:"last_message_ts"`
+				} `json:"channels"`
 			} `json:"workspaces"`
 		}
 		if _, err := root.MakeRequest(context.Background(), http.MethodGet, e.hsURL+"/_causeway/admin/v1/bridges/slack", nil, &status); err != nil {
 			t.Fatal(err)
+		}
+		if ch := status.Workspaces[0].Channels; len(ch) != 1 || ch[0].ID != e.general.ID {
+			t.Errorf("channels in the status: %+v", ch)
 		}
 		if len(status.Workspaces) != 1 || status.Workspaces[0].Name != "test" || !status.Workspaces[0].AuthFailed || status.Workspaces[0].Connected ||
 			!strings.Contains(status.Workspaces[0].Error, "token_revoked") {

@@ -43,6 +43,9 @@ func (w *workspace) dispatch(ctx context.Context, ev slackevents.EventsAPIEvent)
 		return w.onPin(ctx, cmp.Or(e.Item.Channel, e.Channel), e.User, e.Item, true)
 	case *slackevents.PinRemovedEvent:
 		return w.onPin(ctx, cmp.Or(e.Item.Channel, e.Channel), e.User, e.Item, false)
+	case *slackevents.EmojiChangedEvent:
+		w.emoji.forget()
+		return nil
 	case *slackevents.ChannelRenameEvent:
 		return w.onChannelInfo(ctx, e.Channel.ID, func(p *bridge.Portal) { p.Name = e.Channel.Name })
 	}
@@ -318,8 +321,7 @@ func (w *workspace) onReactionAdded(ctx context.Context, channelID, ts, userID, 
 	if err := intent.EnsureJoined(ctx, parts[0].RoomID); err != nil {
 		return err
 	}
-	content := &event.ReactionEventContent{RelatesTo: event.RelatesTo{Type: event.RelAnnotation, EventID: parts[0].EventID, Key: reactionKey(name)}}
-	resp, err := intent.SendMessageEvent(ctx, parts[0].RoomID, event.EventReaction, marked(content))
+	resp, err := intent.SendMessageEvent(ctx, parts[0].RoomID, event.EventReaction, w.reactionContent(ctx, parts[0].EventID, name))
 	if err != nil {
 		return err
 	}
@@ -328,13 +330,21 @@ func (w *workspace) onReactionAdded(ctx context.Context, channelID, ts, userID, 
 	return err
 }
 
-// reactionKey is the annotation key of a Slack reaction: the emoji itself, or :name: for a
-// custom one.
-func reactionKey(name string) string {
+// shortcodeKey is where a custom-emoji reaction names its emoji, as Beeper's clients and
+// bridges do: the annotation key is then the image's mxc URI.
+const shortcodeKey = "com.beeper.reaction.shortcode"
+
+// reactionContent is the annotation of a Slack reaction: keyed by the emoji itself, or for a
+// workspace's custom emoji by its image (with its :name:), or by :name: when that fails.
+func (w *workspace) reactionContent(ctx context.Context, target id.EventID, name string) *event.Content {
+	rel := event.RelatesTo{Type: event.RelAnnotation, EventID: target, Key: ":" + name + ":"}
+	raw := map[string]any{sourceKey: Network}
 	if u, ok := slackfmt.ShortcodeToUnicode(name); ok {
-		return u
+		rel.Key = u
+	} else if uri, ok := w.customEmoji(ctx, name); ok {
+		rel.Key, raw[shortcodeKey] = uri.String(), ":"+name+":"
 	}
-	return ":" + name + ":"
+	return &event.Content{Parsed: &event.ReactionEventContent{RelatesTo: rel}, Raw: raw}
 }
 
 // onReactionRemoved redacts the annotation of a removed reaction.
@@ -358,11 +368,19 @@ func (w *workspace) onReactionRemoved(ctx context.Context, channelID, ts, userID
 
 // onMembership makes a user's ghost join or leave a channel's portal.
 func (w *workspace) onMembership(ctx context.Context, channelID, userID string, joined bool) error {
-	if !w.bridges(channelID) || userID == "" || userID == w.ident.BotUserID {
+	if !w.bridges(channelID) || userID == "" {
 		return nil
 	}
 	unlock := w.lockChannel(channelID)
 	defer unlock()
+	if userID == w.ident.BotUserID {
+		if joined {
+			// Invited to a channel (a private one, say): it gets its portal now.
+			_, err := w.portal(ctx, channelID)
+			return err
+		}
+		return nil
+	}
 	portal, err := w.portal(ctx, channelID)
 	if err != nil {
 		return err

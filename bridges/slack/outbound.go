@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -297,7 +298,7 @@ func (w *workspace) reactionToSlack(ctx context.Context, portal bridge.Portal, e
 	} else if err != nil {
 		return err
 	}
-	name, ok := slackfmt.UnicodeToShortcode(rel.Key)
+	name, ok := slackName(evt, rel.Key)
 	if !ok {
 		return nil // not an emoji Slack knows
 	}
@@ -316,6 +317,18 @@ func (w *workspace) reactionToSlack(ctx context.Context, portal bridge.Portal, e
 	_, err = w.b.store.PutReaction(ctx, bridge.Reaction{Key: w.key, ChannelID: portal.ChannelID, MessageID: target.RemoteID,
 		RemoteUserID: p.remoteID, Emoji: name, RoomID: portal.RoomID, EventID: evt.ID, CreatedTS: time.Now().UnixMilli()})
 	return err
+}
+
+// slackName is the Slack name of a reaction's emoji: Slack's name of a Unicode emoji, or the
+// shortcode of a custom emoji reacted with its image (the name must then be one of the
+// workspace's own, which Slack checks).
+func slackName(evt *event.Event, key string) (string, bool) {
+	if strings.HasPrefix(key, "mxc://") {
+		code, _ := evt.Content.Raw[shortcodeKey].(string)
+		name := strings.Trim(code, ":")
+		return name, name != ""
+	}
+	return slackfmt.UnicodeToShortcode(key)
 }
 
 // redactionToSlack deletes in Slack what a Matrix user deleted of their own: a message they

@@ -136,7 +136,38 @@ func (w *workspace) createPortal(ctx context.Context, ch *slackapi.Channel) (bri
 		}
 	}
 	w.log.InfoContext(ctx, "portal created", "channel", ch.ID, "name", ch.Name, "room_id", p.RoomID)
+	w.joinMembers(ctx, p)
 	return p, nil
+}
+
+// initialMembers bounds how many of a new portal's members join it at once; the others join
+// when they first speak or react.
+const initialMembers = 100
+
+// joinMembers makes the ghosts of a channel's members join its new portal, so that the room
+// shows who is in the channel. Failures are logged: the ghosts join later on their own.
+func (w *workspace) joinMembers(ctx context.Context, p bridge.Portal) {
+	var members []string
+	err := w.call(ctx, "conversations.members", func(ctx context.Context) (err error) {
+		members, _, err = w.bot().GetUsersInConversationContext(ctx, &slackapi.GetUsersInConversationParameters{ChannelID: p.ChannelID, Limit: initialMembers})
+		return err
+	})
+	if err != nil {
+		w.log.WarnContext(ctx, "cannot list a channel's members", "channel", p.ChannelID, "error", err)
+		return
+	}
+	for _, userID := range members {
+		if userID == w.ident.BotUserID {
+			continue
+		}
+		intent, err := w.userGhost(ctx, userID)
+		if err == nil {
+			err = intent.EnsureJoined(ctx, p.RoomID)
+		}
+		if err != nil {
+			w.log.WarnContext(ctx, "a member's ghost cannot join a new portal", "user", userID, "error", err)
+		}
+	}
 }
 
 // portalEventLevels are the power levels of state events in portals. As in a Slack channel,
@@ -229,21 +260,29 @@ func (w *workspace) findChannel(ctx context.Context, arg string) (*slackapi.Chan
 	return found, nil
 }
 
-// bridgeChannel bridges a channel: the bot joins it if it is public and the bot is not in it,
-// and the portal is a new room, or the existing room into when given.
+// bridgeChannel bridges a channel: the portal is a new room, or the existing room into when
+// given, and then the bot joins the channel if it is public and the bot is not in it. The
+// portal comes first, so that the bot's own join, when Slack reports it, finds it.
 func (w *workspace) bridgeChannel(ctx context.Context, ch *slackapi.Channel, into id.RoomID) (bridge.Portal, error) {
-	if !ch.IsMember {
-		if ch.IsPrivate {
-			return bridge.Portal{}, fmt.Errorf("invite the bot to #%s in Slack first", ch.Name)
-		}
-		err := w.call(ctx, "conversations.join", func(ctx context.Context) error {
-			_, _, _, err := w.bot().JoinConversationContext(ctx, ch.ID)
-			return err
-		})
-		if err != nil {
-			return bridge.Portal{}, fmt.Errorf("conversations.join: %w", err)
-		}
+	if !ch.IsMember && ch.IsPrivate {
+		return bridge.Portal{}, fmt.Errorf("invite the bot to #%s in Slack first", ch.Name)
 	}
+	p, err := w.newPortal(ctx, ch, into)
+	if err != nil || ch.IsMember {
+		return p, err
+	}
+	err = w.call(ctx, "conversations.join", func(ctx context.Context) error {
+		_, _, _, err := w.bot().JoinConversationContext(ctx, ch.ID)
+		return err
+	})
+	if err != nil {
+		return bridge.Portal{}, fmt.Errorf("conversations.join: %w", err)
+	}
+	return p, nil
+}
+
+// newPortal makes the portal of a channel that has none.
+func (w *workspace) newPortal(ctx context.Context, ch *slackapi.Channel, into id.RoomID) (bridge.Portal, error) {
 	unlock := w.lockChannel(ch.ID)
 	defer unlock()
 	if p, err := w.b.store.Portal(ctx, w.key, ch.ID); err == nil {

@@ -39,8 +39,11 @@ func (r resolver) Channel(slackChannelID string) (string, string, bool) {
 // Usergroup implements slackfmt.SlackResolver: user groups show as Slack wrote them.
 func (r resolver) Usergroup(string) (string, bool) { return "", false }
 
-// CustomEmoji implements slackfmt.SlackResolver: custom emoji show as :name: for now.
-func (r resolver) CustomEmoji(string) (id.ContentURI, bool) { return id.ContentURI{}, false }
+// CustomEmoji implements slackfmt.SlackResolver: the workspace's custom emoji, copied to the
+// media repository on first use.
+func (r resolver) CustomEmoji(name string) (id.ContentURI, bool) {
+	return r.w.customEmoji(context.Background(), name)
+}
 
 // SlackUserID implements slackfmt.MatrixResolver.
 func (r resolver) SlackUserID(mxid id.UserID) (string, bool) {

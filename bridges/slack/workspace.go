@@ -41,6 +41,7 @@ type workspace struct {
 	space    id.RoomID
 
 	locks sync.Map // channel ID -> *sync.Mutex: one writer per channel, either way
+	emoji emojiCache
 
 	mu          sync.Mutex
 	channels    map[string]*slackapi.Channel // what conversations.info said, by ID
@@ -253,6 +254,16 @@ type WorkspaceStatus struct {
 	AuthFailed    bool                    `json:"auth_failed"`
 	Error         string                  `json:"error,omitempty"` // why the workspace stopped, or the latest error
 	Methods       map[string]MethodStatus `json:"methods,omitempty"`
+	Channels      []ChannelStatus         `json:"channels"`
+}
+
+// ChannelStatus is one bridged channel: its portal and the newest message bridged either way.
+type ChannelStatus struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	RoomID         id.RoomID `json:"room_id"`
+	LastMessageTS  int64     `json:"last_message_ts,omitempty"` // Unix ms of the newest bridged message
+	LastMessageErr string    `json:"error,omitempty"`
 }
 
 // MethodStatus is the Web API use of one method: its calls, Slack's 429s, and the callers
@@ -263,7 +274,7 @@ type MethodStatus struct {
 	Waiting     int64 `json:"waiting"`
 }
 
-func (w *workspace) status() WorkspaceStatus {
+func (w *workspace) status(ctx context.Context) WorkspaceStatus {
 	c := w.conn.Status()
 	s := WorkspaceStatus{
 		Name: w.cfg.Name, TeamID: c.TeamID, State: c.State, Connected: c.Connected,
@@ -274,12 +285,35 @@ func (w *workspace) status() WorkspaceStatus {
 	for name, m := range c.Methods {
 		s.Methods[name] = MethodStatus{Calls: m.Calls, RateLimited: m.RateLimited, Waiting: int64(m.Waiting)}
 	}
+	s.Channels = w.channelStatuses(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.lastErr != nil {
 		s.Error = w.lastErr.Error()
 	}
 	return s
+}
+
+// channelStatuses lists the workspace's portals with their newest bridged message.
+func (w *workspace) channelStatuses(ctx context.Context) []ChannelStatus {
+	out := []ChannelStatus{}
+	if w.key.Workspace == "" {
+		return out
+	}
+	portals, err := w.b.store.Portals(ctx, w.key)
+	if err != nil {
+		return out
+	}
+	for _, p := range portals {
+		cs := ChannelStatus{ID: p.ChannelID, Name: p.Name, RoomID: p.RoomID}
+		if m, err := w.b.store.LatestMessage(ctx, w.key, p.ChannelID); err == nil {
+			cs.LastMessageTS = m.SortKey / 1000
+		} else if !bridge.IsNotFound(err) {
+			cs.LastMessageErr = err.Error()
+		}
+		out = append(out, cs)
+	}
+	return out
 }
 
 // unixMilli is t in Unix milliseconds, 0 for the zero time.

@@ -1,0 +1,114 @@
+package slack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/bridges/internal/fakeslack"
+	"causeway/homeserver/storage/storagetest"
+)
+
+func pngBytes(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	img.Set(1, 1, color.RGBA{255, 0, 0, 255})
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestCustomEmoji(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		e := startEnv(t, driver, dsn)
+		image := pngBytes(t)
+		e.slack.AddEmoji("partyparrot", image)
+		e.slack.AddEmojiAlias("parrotwave", "partyparrot")
+		roomID := e.portal(t, e.general.ID)
+		bob := e.user(t, "bob")
+		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		// As a Slack client sends it: the emoji is an element of its own in the rich_text block.
+		ts, err := e.slack.Post(e.alice.ID, e.general.ID, "party :parrotwave:", fakeslack.WithBlocks(json.RawMessage(`[{"type":"rich_text",
+			"block_id":"e1","elements":[{"type":"rich_text_section","elements":[{"type":"text","text":"party "},{"type":"emoji","name":"parrotwave"}]}]}]`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := waitEvent(t, bob, roomID, "the message", func(ev *event.Event) bool { return ev.Type == event.EventMessage })
+		html := msg.Content.AsMessage().FormattedBody
+		start := strings.Index(html, `src="mxc://`)
+		if !strings.Contains(html, "data-mx-emoticon") || start < 0 {
+			t.Fatalf("custom emoji not an inline image: %q", html)
+		}
+		uri, err := id.ParseContentURI(html[start+5 : start+5+strings.Index(html[start+5:], `"`)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := bob.DownloadBytes(ctx, uri); err != nil || !bytes.Equal(got, image) {
+			t.Errorf("the inline image is not the emoji's (%v)", err)
+		}
+
+		if err := e.slack.React(e.alice.ID, e.general.ID, ts, "partyparrot"); err != nil {
+			t.Fatal(err)
+		}
+		r := waitEvent(t, bob, roomID, "the custom reaction", func(ev *event.Event) bool { return ev.Type == event.EventReaction })
+		if key := r.Content.AsReaction().RelatesTo.Key; key != uri.String() || r.Content.Raw["com.beeper.reaction.shortcode"] != ":partyparrot:" {
+			t.Errorf("reaction key %q, shortcode %v; want the emoji's image %s", key, r.Content.Raw["com.beeper.reaction.shortcode"], uri)
+		}
+
+		// bob reacts with the same custom emoji from Matrix: Slack gets it by its name.
+		_, err = bob.SendMessageEvent(ctx, roomID, event.EventReaction, map[string]any{
+			"m.relates_to":                  map[string]any{"rel_type": "m.annotation", "event_id": msg.ID, "key": uri.String()},
+			"com.beeper.reaction.shortcode": ":partyparrot:",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitSlack(t, e.slack, e.general.ID, "bob's custom reaction", func(m fakeslack.Message) bool {
+			for _, r := range m.Reactions {
+				if r.Name == "partyparrot" && len(r.Users) == 2 {
+					return true
+				}
+			}
+			return false
+		})
+	})
+}
+
+func TestInvitedToPrivateChannel(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		e := startEnv(t, driver, dsn)
+		e.portal(t, e.general.ID)
+		carol := e.slack.AddUser(fakeslack.UserSpec{Name: "carol", RealName: "Carol"})
+		secret, err := e.slack.AddChannel(fakeslack.ChannelSpec{Name: "secret", Private: true, Members: []string{e.alice.ID, carol.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.slack.Join(e.slack.BotUserID(), secret.ID); err != nil {
+			t.Fatal(err)
+		}
+		roomID := e.portal(t, secret.ID)
+		// The members' ghosts are in the new portal, and the room is not public.
+		waitFor(t, "the members' ghosts", func() bool {
+			a, err1 := e.srv.Rooms.Membership(ctx, roomID, e.ghost(e.alice.ID))
+			c, err2 := e.srv.Rooms.Membership(ctx, roomID, e.ghost(carol.ID))
+			return err1 == nil && err2 == nil && a == "join" && c == "join"
+		})
+		if _, err := e.user(t, "mallory").JoinRoomByID(ctx, roomID); err == nil {
+			t.Error("anyone may join the portal of a private channel")
+		}
+	})
+}
