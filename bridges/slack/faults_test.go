@@ -12,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"causeway/bridges/bridge"
 	"causeway/homeserver/storage/storagetest"
 )
 
@@ -179,6 +180,17 @@ func TestRevokedTokenShowsInStatus(t *testing.T) {
 		if _, err := root.MakeRequest(context.Background(), http.MethodGet, e.hsURL+"/_causeway/admin/v1/bridges/slack", nil, &status); err != nil {
 			t.Fatal(err)
 		}
+		// And the workspace's space gets a notice for its people.
+		space, err := e.store.Space(context.Background(), bridge.Key{Network: "slack", Workspace: e.slack.TeamID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := root.JoinRoomByID(context.Background(), space); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, root, space, "the notice in the space", func(ev *event.Event) bool {
+			return ev.Type == event.EventMessage && strings.Contains(ev.Content.AsMessage().Body, "token_revoked")
+		})
 		if ch := status.Workspaces[0].Channels; len(ch) != 1 || ch[0].ID != e.general.ID {
 			t.Errorf("channels in the status: %+v", ch)
 		}

@@ -11,6 +11,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"causeway/bridges/bridge"
@@ -97,6 +98,18 @@ func (w *workspace) run(ctx context.Context) {
 		w.lastErr = err
 		w.mu.Unlock()
 		w.log.ErrorContext(ctx, "Slack workspace stopped", "error", err)
+		w.announce(ctx, fmt.Sprintf("The Slack workspace %s is no longer bridged: %s. Fix its tokens in the configuration and restart Causeway.", w.cfg.Name, err))
+	}
+}
+
+// announce tells the workspace's Matrix users, in its space, what an admin must know.
+func (w *workspace) announce(ctx context.Context, text string) {
+	if w.space == "" {
+		return
+	}
+	_, err := w.b.as.BotIntent().SendMessageEvent(ctx, w.space, event.EventMessage, &event.MessageEventContent{MsgType: event.MsgNotice, Body: text})
+	if err != nil {
+		w.log.WarnContext(ctx, "cannot post a notice in the workspace's space", "error", err)
 	}
 }
 
