@@ -93,3 +93,12 @@ func (d *Directory) ResyncChannel(ctx context.Context, name, workspace, channel 
 	}
 	return op.ResyncChannel(ctx, workspace, channel)
 }
+
+// Puppets is how a built-in bridge gets the right to act as a Matrix user who proved to it who
+// they are (by logging in to the remote network in a DM with its bot), and gives it back when
+// they log out. cmd makes it from the homeserver's appservice grants, so that no token leaves
+// the server.
+type Puppets interface {
+	Grant(ctx context.Context, userID id.UserID) error
+	Revoke(ctx context.Context, userID id.UserID) error
+}

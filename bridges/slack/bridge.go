@@ -45,10 +45,10 @@ type Options struct {
 	Store      *bridge.Store
 	// HTTPClient reaches Slack; nil means a default one with timeouts.
 	HTTPClient *http.Client
-	// GrantPuppet lets the bridge act as a Matrix user who logged in with their Slack account,
-	// so that their messages from Slack appear as their own Matrix account. cmd makes it from
-	// the homeserver's appservice grants; nil leaves such messages to ghosts.
-	GrantPuppet func(ctx context.Context, userID id.UserID) error
+	// Puppets lets the bridge act as a Matrix user who logged in with their Slack account, so
+	// that their messages from Slack appear as their own Matrix account; nil leaves such
+	// messages to ghosts.
+	Puppets bridge.Puppets
 	// MinBackoff and MaxBackoff bound the wait between Socket Mode reconnections; zero means
 	// slackconn's defaults (1 s and 2 min). Tests make them short.
 	MinBackoff, MaxBackoff time.Duration
@@ -57,14 +57,14 @@ type Options struct {
 
 // Bridge is the Slack bridge: every configured workspace, and the Matrix side they share.
 type Bridge struct {
-	cfg         Config
-	serverName  string
-	as          *appservice.AppService
-	store       *bridge.Store
-	log         *slog.Logger
-	workspaces  []*workspace
-	ghostIDs    *regexp.Regexp // matches the user IDs of ghosts (and no one else)
-	grantPuppet func(ctx context.Context, userID id.UserID) error
+	cfg        Config
+	serverName string
+	as         *appservice.AppService
+	store      *bridge.Store
+	log        *slog.Logger
+	workspaces []*workspace
+	ghostIDs   *regexp.Regexp // matches the user IDs of ghosts (and no one else)
+	puppets    bridge.Puppets // nil: no double puppeting of Slack-originated messages
 
 	mu     sync.RWMutex
 	byTeam map[string]*workspace // by Slack team ID, once each workspace has connected
@@ -78,7 +78,7 @@ func New(opts Options) (*Bridge, error) {
 	}
 	b := &Bridge{
 		cfg: opts.Config, serverName: opts.ServerName, as: opts.AppService, store: opts.Store,
-		log: opts.Log, ghostIDs: ghostIDs, grantPuppet: opts.GrantPuppet, byTeam: map[string]*workspace{},
+		log: opts.Log, ghostIDs: ghostIDs, puppets: opts.Puppets, byTeam: map[string]*workspace{},
 	}
 	client := opts.HTTPClient
 	if client == nil {

@@ -165,8 +165,8 @@ func (c *command) login(ctx context.Context) (string, error) {
 		return "", err
 	}
 	c.redactToken(ctx)
-	if c.b.grantPuppet != nil {
-		if err := c.b.grantPuppet(ctx, c.evt.Sender); err != nil {
+	if c.b.puppets != nil {
+		if err := c.b.puppets.Grant(ctx, c.evt.Sender); err != nil {
 			return "", fmt.Errorf("logged in, but the homeserver did not let the bridge act as you: %w", err)
 		}
 	}
@@ -187,6 +187,11 @@ func (c *command) logout(ctx context.Context) (string, error) {
 	}
 	if err := c.b.store.DeleteLogin(ctx, w.key, c.evt.Sender); err != nil {
 		return "", err
+	}
+	if c.b.puppets != nil {
+		if err := c.b.puppets.Revoke(ctx, c.evt.Sender); err != nil && !isNotFound(err) {
+			return "", fmt.Errorf("logged out, but the bridge may still act as you: %w", err)
+		}
 	}
 	return "Logged out of " + w.cfg.Name + ": your messages are relayed through the bot again.", nil
 }

@@ -117,6 +117,10 @@ func TestBotCommands(t *testing.T) {
 			if got := command(t, bob, dm, "logout"); !strings.HasPrefix(got, "Logged out") {
 				t.Errorf("logout: %q", got)
 			}
+			// The grant went with the login: the bridge may no longer act as bob.
+			if grants, err := e.srv.DB.AppserviceGrantsOfUser(ctx, bob.UserID); err != nil || len(grants) != 0 {
+				t.Errorf("grants after logout: %v, %v", grants, err)
+			}
 		})
 
 		t.Run("bridge a channel into a new portal", func(t *testing.T) {

@@ -111,12 +111,9 @@ func (e *env) startServer(t *testing.T, dsn string) {
 	hs := httptest.NewServer(srv.Handler())
 
 	e.srv, e.hs, e.hsURL, e.store, e.cancel, e.done = srv, hs, hs.URL, bridge.NewStore(srv.DB.SQL()), cancel, make(chan struct{})
-	grants := appservice.NewService(registry, srv.DB, srv.Accounts, nil, log)
 	e.bridge, err = slackbridge.New(slackbridge.Options{
 		Config: bridgeCfg, ServerName: cfg.ServerName, AppService: as, Store: e.store,
-		GrantPuppet: func(ctx context.Context, userID id.UserID) error {
-			return grants.Grant(ctx, userID, "slack", time.Now().UnixMilli())
-		},
+		Puppets:    testPuppets{appservice.NewService(registry, srv.DB, srv.Accounts, nil, log)},
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Log: log,
 	})
 	if err != nil {
@@ -264,4 +261,15 @@ func (e *env) admin(t *testing.T) *mautrix.Client {
 		t.Fatalf("admin login: %v", err)
 	}
 	return cli
+}
+
+// testPuppets records the bridge's grants as cmd's puppets do.
+type testPuppets struct{ svc *appservice.Service }
+
+func (p testPuppets) Grant(ctx context.Context, userID id.UserID) error {
+	return p.svc.Grant(ctx, userID, "slack", time.Now().UnixMilli())
+}
+
+func (p testPuppets) Revoke(ctx context.Context, userID id.UserID) error {
+	return p.svc.Revoke(ctx, userID, "slack")
 }

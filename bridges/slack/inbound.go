@@ -153,7 +153,7 @@ func (w *workspace) isOwnPost(m *slackapi.Msg) bool {
 func (w *workspace) senderIntent(ctx context.Context, m *slackapi.Msg) (*appservice.IntentAPI, error) {
 	switch {
 	case m.User != "":
-		if login, err := w.b.store.LoginByRemote(ctx, w.key, m.User); err == nil && w.b.grantPuppet != nil {
+		if login, err := w.b.store.LoginByRemote(ctx, w.key, m.User); err == nil && w.b.puppets != nil {
 			return w.b.as.Intent(login.UserID), nil
 		}
 		return w.userGhost(ctx, m.User)

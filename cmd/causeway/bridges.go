@@ -81,7 +81,7 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 	bb.slack.HTTPClient = bb.transport.Client()
 	b, err := slackbridge.New(slackbridge.Options{
 		Config: cfg.Bridges.Slack, ServerName: cfg.ServerName, AppService: bb.slack,
-		Store: bridge.NewStore(srv.DB.SQL()), GrantPuppet: grantTo(registry, srv, "slack", log), Log: log.With("component", "slack"),
+		Store: bridge.NewStore(srv.DB.SQL()), Puppets: newPuppets(registry, srv, "slack", log), Log: log.With("component", "slack"),
 	})
 	if err != nil {
 		return err
@@ -98,12 +98,21 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 	return nil
 }
 
-// grantTo lets a built-in bridge act as a user who proved to it who they are (by logging in
-// to the remote network in a DM with its bot): the homeserver records the same grant the user
-// could make themselves, and no token leaves the server.
-func grantTo(registry *appservice.Registry, srv *server.Server, appserviceID string, log *slog.Logger) func(context.Context, id.UserID) error {
-	svc := appservice.NewService(registry, srv.DB, srv.Accounts, nil, log)
-	return func(ctx context.Context, userID id.UserID) error {
-		return svc.Grant(ctx, userID, appserviceID, time.Now().UnixMilli())
-	}
+// puppets records the grants of a built-in bridge (bridge.Puppets): the same grants a user
+// could make themselves, made here once the user proved who they are to the bridge's bot.
+type puppets struct {
+	svc          *appservice.Service
+	appserviceID string
+}
+
+func newPuppets(registry *appservice.Registry, srv *server.Server, appserviceID string, log *slog.Logger) *puppets {
+	return &puppets{svc: appservice.NewService(registry, srv.DB, srv.Accounts, nil, log), appserviceID: appserviceID}
+}
+
+func (p *puppets) Grant(ctx context.Context, userID id.UserID) error {
+	return p.svc.Grant(ctx, userID, p.appserviceID, time.Now().UnixMilli())
+}
+
+func (p *puppets) Revoke(ctx context.Context, userID id.UserID) error {
+	return p.svc.Revoke(ctx, userID, p.appserviceID)
 }
