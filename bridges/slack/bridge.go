@@ -243,7 +243,7 @@ func (b *Bridge) Statuses(ctx context.Context) []WorkspaceStatus {
 func (b *Bridge) workspaceNamed(name string) (*workspace, error) {
 	for _, w := range b.workspaces {
 		if w.cfg.Name == name {
-			if w.key.Workspace == "" {
+			if !w.ready.Load() {
 				return nil, fmt.Errorf("workspace %s has not connected", name)
 			}
 			return w, nil

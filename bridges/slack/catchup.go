@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -78,7 +79,9 @@ func (w *workspace) historySince(ctx context.Context, channelID, ts string) ([]s
 			break
 		}
 	}
-	slices.SortFunc(all, func(a, b slackapi.Message) int { return int(slackMicros(a.Timestamp) - slackMicros(b.Timestamp)) })
+	slices.SortFunc(all, func(a, b slackapi.Message) int {
+		return cmp.Compare(slackMicros(a.Timestamp), slackMicros(b.Timestamp))
+	})
 	return all, nil
 }
 

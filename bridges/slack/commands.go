@@ -96,8 +96,19 @@ func (c *command) run(ctx context.Context, name string) (string, error) {
 }
 
 // workspaceArg takes the optional leading workspace name off the arguments; with one
-// workspace configured it may be left out.
+// workspace configured it may be left out. The workspace must have connected.
 func (c *command) workspaceArg(want int) (*workspace, []string, error) {
+	w, args, err := c.pickWorkspace(want)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !w.ready.Load() {
+		return nil, nil, fmt.Errorf("the workspace %s has not connected yet", w.cfg.Name)
+	}
+	return w, args, nil
+}
+
+func (c *command) pickWorkspace(want int) (*workspace, []string, error) {
 	args := c.args
 	if len(args) == want+1 {
 		for _, w := range c.b.workspaces {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -34,12 +35,14 @@ type workspace struct {
 	http *http.Client
 	log  *slog.Logger
 
-	// Set by identify before anything is bridged, then fixed.
+	// Set by start before anything is bridged, then fixed; other goroutines read them only
+	// once ready says so (or through Bridge.workspaceByTeam, which start fills last).
 	key      bridge.Key // Slack's team ID is the workspace in the store
 	ident    slackconn.Identity
 	teamName string
 	teamURL  string
 	space    id.RoomID
+	ready    atomic.Bool
 
 	locks sync.Map // channel ID -> *sync.Mutex: one writer per channel, either way
 	emoji emojiCache
@@ -121,6 +124,8 @@ func (w *workspace) start(ctx context.Context) error {
 	if err := w.ensureSpace(ctx); err != nil {
 		return err
 	}
+	w.ready.Store(true)
+	w.b.registerTeam(w.key.Workspace, w)
 	channels, err := w.memberChannels(ctx)
 	if err != nil {
 		return err
@@ -146,7 +151,6 @@ func (w *workspace) identify(ctx context.Context) error {
 	w.ident = slackconn.Identity{TeamID: auth.TeamID, TeamName: auth.Team, URL: auth.URL, BotUserID: auth.UserID, BotID: auth.BotID}
 	w.key = bridge.Key{Network: Network, Workspace: auth.TeamID}
 	w.teamName, w.teamURL = auth.Team, auth.URL
-	w.b.registerTeam(auth.TeamID, w)
 	return nil
 }
 
@@ -310,7 +314,7 @@ func (w *workspace) status(ctx context.Context) WorkspaceStatus {
 // channelStatuses lists the workspace's portals with their newest bridged message.
 func (w *workspace) channelStatuses(ctx context.Context) []ChannelStatus {
 	out := []ChannelStatus{}
-	if w.key.Workspace == "" {
+	if !w.ready.Load() {
 		return out
 	}
 	portals, err := w.b.store.Portals(ctx, w.key)
