@@ -2,22 +2,6 @@ package fakeslack
 
 import "encoding/json"
 
-// richText is the block a Slack client attaches to a message typed as text: one
-// rich_text block holding one rich_text_section with the text as a single text element.
-// A real client also turns mentions, links and formatting into their own elements; the
-// fake keeps the text whole.
-func richText(text string) json.RawMessage {
-	blocks, _ := json.Marshal([]obj{{
-		"type":     "rich_text",
-		"block_id": newBlockID(),
-		"elements": []obj{{
-			"type":     "rich_text_section",
-			"elements": []obj{{"type": "text", "text": text}},
-		}},
-	}})
-	return blocks
-}
-
 // blocksOrRichText returns blocks with their block IDs, or richText(text) when blocks is nil.
 func blocksOrRichText(blocks json.RawMessage, text string) (json.RawMessage, error) {
 	if blocks == nil {

@@ -4,8 +4,8 @@
 //
 // A test points slack-go at the fake with slack.OptionAPIURL(srv.APIURL()), acts as Slack
 // users through the Go API (Post, Edit, React, UploadFile, …), inspects what the bridge did
-// (Messages, Message, Replies) and injects faults (RateLimit, RevokeToken, DropSockets,
-// SendDisconnect). Wire shapes follow what Slack sends, not what slack-go happens to parse;
+// (Messages, Message, Replies) and injects faults (RateLimit, RevokeToken, Uninstall,
+// DropSockets, SendDisconnect). Wire shapes follow what Slack sends, not what slack-go happens to parse;
 // where the two differ the doc comment of the shape says so.
 //
 // The package owns the fake's state and wire formats only. It does not belong to the bridge

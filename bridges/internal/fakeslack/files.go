@@ -75,7 +75,12 @@ type FileSpec struct {
 type storedFile struct {
 	file   File
 	data   []byte
-	shares []string // channel IDs, in the order the file was shared
+	shares []fileShare // in the order the file was shared
+}
+
+// fileShare is a message that shares a file.
+type fileShare struct {
+	channelID, ts, userID string
 }
 
 // upload is a file between files.getUploadURLExternal and files.completeUploadExternal.
@@ -259,13 +264,29 @@ func (w *workspace) createFile(id, name, title, mimetype, userID string, data []
 func (w *workspace) share(ch *channel, files []*storedFile, p post) (*Message, error) {
 	p.files = nil
 	for _, f := range files {
-		if !slices.Contains(f.shares, ch.id) {
-			f.shares = append(f.shares, ch.id)
-		}
 		f.file.IsPublic = f.file.IsPublic || ch.kind == publicChannel
 		p.files = append(p.files, f.file)
 	}
-	return w.post(ch, p)
+	m, err := w.post(ch, p)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		f.shares = append(f.shares, fileShare{channelID: ch.id, ts: m.TS, userID: p.author})
+	}
+	return m, nil
+}
+
+// sharedIn returns the IDs of the conversations f is shared in, each once, in the order
+// it was first shared there.
+func (f *storedFile) sharedIn() []string {
+	var ids []string
+	for _, sh := range f.shares {
+		if !slices.Contains(ids, sh.channelID) {
+			ids = append(ids, sh.channelID)
+		}
+	}
+	return ids
 }
 
 // canRead reports whether userID may see a file: its uploader, or a member of a
@@ -274,7 +295,7 @@ func (w *workspace) canRead(f *storedFile, userID string) bool {
 	if f.file.User == userID {
 		return true
 	}
-	for _, id := range f.shares {
+	for _, id := range f.sharedIn() {
 		if ch := w.channels[id]; ch.kind == publicChannel || ch.isMember(userID) {
 			return true
 		}
@@ -283,13 +304,13 @@ func (w *workspace) canRead(f *storedFile, userID string) bool {
 }
 
 // fileObject is a file as files.info and files.completeUploadExternal describe it: the
-// file and the conversations it is shared in, by kind.
+// file, the conversations it is shared in by kind, and its shares.
 func (w *workspace) fileObject(f *storedFile) obj {
 	data, _ := json.Marshal(f.file)
 	var o obj
 	_ = json.Unmarshal(data, &o)
 	lists := map[string][]string{"channels": {}, "groups": {}, "ims": {}}
-	for _, id := range f.shares {
+	for _, id := range f.sharedIn() {
 		switch w.channels[id].kind {
 		case publicChannel:
 			lists["channels"] = append(lists["channels"], id)
@@ -302,7 +323,53 @@ func (w *workspace) fileObject(f *storedFile) obj {
 	for key, ids := range lists {
 		o[key] = ids
 	}
+	if shares := w.shares(f); len(shares) > 0 {
+		o["shares"] = shares
+	}
+	o["has_more_shares"] = false
 	return o
+}
+
+// shares is a file's "shares": for each conversation, the messages that share the file
+// and are not deleted, public channels under "public" and every other conversation under
+// "private", as slack-go's Share and ShareFileInfo read them. An entry carries the summary
+// of the thread its message is in: empty for a message outside threads; a reply's entry
+// has the thread's ts and its parent's summary.
+func (w *workspace) shares(f *storedFile) obj {
+	public, private := obj{}, obj{}
+	for _, sh := range f.shares {
+		ch := w.channels[sh.channelID]
+		m, ok := ch.messages[sh.ts]
+		if !ok {
+			continue
+		}
+		entry := obj{
+			"reply_users": []string{}, "reply_users_count": 0, "reply_count": 0,
+			"ts": sh.ts, "channel_name": ch.name, "team_id": w.team.id,
+			"share_user_id": sh.userID, "source": "UNKNOWN", "is_silent_share": false,
+		}
+		if thread, ok := ch.messages[m.ThreadTS]; ok && thread.ReplyCount > 0 {
+			entry["reply_users"] = slices.Clone(thread.ReplyUsers)
+			entry["reply_users_count"] = thread.ReplyUsersCount
+			entry["reply_count"] = thread.ReplyCount
+			entry["thread_ts"] = thread.TS
+			entry["latest_reply"] = thread.LatestReply
+		}
+		byChannel := private
+		if ch.kind == publicChannel {
+			byChannel = public
+		}
+		entries, _ := byChannel[ch.id].([]obj)
+		byChannel[ch.id] = append(entries, entry)
+	}
+	shares := obj{}
+	if len(public) > 0 {
+		shares["public"] = public
+	}
+	if len(private) > 0 {
+		shares["private"] = private
+	}
+	return shares
 }
 
 // handleFileInfo serves files.info.

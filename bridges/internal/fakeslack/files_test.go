@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	slackgo "github.com/slack-go/slack"
 
 	"causeway/bridges/internal/fakeslack"
@@ -75,5 +76,70 @@ func TestDownloadNeedsAccess(t *testing.T) {
 	err = f.userClient(t, f.bob.ID).GetFileContext(ctx, file.URLPrivate, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "sign-in page") {
 		t.Errorf("download by a non-member: error = %v, want the sign-in redirect", err)
+	}
+}
+
+func TestFileShares(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fakeslack.Options{})
+	ctx := context.Background()
+	secret, err := f.srv.AddChannel(fakeslack.ChannelSpec{Name: "secret", Private: true, Members: []string{f.alice.ID}, BotMember: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shares := func(fileID string) slackgo.Share {
+		t.Helper()
+		file, _, _, err := f.bot.GetFileInfoContext(ctx, fileID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return file.Shares
+	}
+
+	// Shared in a public channel, outside threads.
+	public, ts, err := f.srv.UploadFile(f.alice.ID, f.general.ID, fakeslack.FileSpec{Name: "a.txt", Data: []byte("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slackgo.Share{Public: map[string][]slackgo.ShareFileInfo{f.general.ID: {{
+		ReplyUsers: []string{}, Ts: ts, ChannelName: "general", TeamID: f.srv.TeamID(),
+	}}}}
+	if diff := cmp.Diff(want, shares(public.ID)); diff != "" {
+		t.Errorf("shares of a file in #general (-want +got):\n%s", diff)
+	}
+
+	// A reply to the sharing message makes it a thread.
+	reply := f.post(t, f.bob.ID, "nice file", fakeslack.InThread(ts))
+	want.Public[f.general.ID][0] = slackgo.ShareFileInfo{
+		ReplyUsers: []string{f.bob.ID}, ReplyUsersCount: 1, ReplyCount: 1, Ts: ts, ThreadTs: ts, LatestReply: reply,
+		ChannelName: "general", TeamID: f.srv.TeamID(),
+	}
+	if diff := cmp.Diff(want, shares(public.ID)); diff != "" {
+		t.Errorf("shares of a file that started a thread (-want +got):\n%s", diff)
+	}
+
+	// Shared as a reply in a private channel: listed under private, with its thread.
+	parent, err := f.srv.Post(f.alice.ID, secret.ID, "where is it?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, ts, err := f.srv.UploadFile(f.alice.ID, secret.ID, fakeslack.FileSpec{Name: "b.txt", Data: []byte("b")}, fakeslack.InThread(parent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = slackgo.Share{Private: map[string][]slackgo.ShareFileInfo{secret.ID: {{
+		ReplyUsers: []string{f.alice.ID}, ReplyUsersCount: 1, ReplyCount: 1, Ts: ts, ThreadTs: parent, LatestReply: ts,
+		ChannelName: "secret", TeamID: f.srv.TeamID(),
+	}}}}
+	if diff := cmp.Diff(want, shares(private.ID)); diff != "" {
+		t.Errorf("shares of a file in a thread of #secret (-want +got):\n%s", diff)
+	}
+
+	// A deleted sharing message no longer counts as a share.
+	if err := f.srv.Delete(f.alice.ID, secret.ID, ts); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(slackgo.Share{}, shares(private.ID)); diff != "" {
+		t.Errorf("shares after the sharing message was deleted (-want +got):\n%s", diff)
 	}
 }

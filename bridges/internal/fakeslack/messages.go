@@ -350,9 +350,10 @@ func WithBlocks(blocks json.RawMessage) PostOption {
 	return func(p *post) { p.blocks = blocks }
 }
 
-// Post posts text as userID typing it in a Slack client, and returns the message's ts.
-// Like a client, it sends a client_msg_id and a rich_text block holding the text as one
-// plain text element (mentions and formatting are not parsed); WithBlocks replaces it.
+// Post posts text, mrkdwn, as userID typing it in a Slack client, and returns the
+// message's ts. Like a client, it sends a client_msg_id and a rich_text block built from
+// the text, with formatting, mentions, links and emoji as their own elements (richtext.go
+// lists what is recognised); WithBlocks replaces the block.
 func (s *Server) Post(userID, channelID, text string, opts ...PostOption) (string, error) {
 	p := post{author: userID, text: text, typed: true}
 	for _, opt := range opts {
@@ -385,8 +386,12 @@ func (s *Server) postAs(channelID string, p post) (string, error) {
 }
 
 // Edit changes the text of userID's message as a Slack client does, rebuilding its
-// rich_text block, and sends message_changed.
+// rich_text block from the new text as Post builds it, and sends message_changed. An
+// empty text fails with no_text: a client offers to delete the message instead.
 func (s *Server) Edit(userID, channelID, ts, text string) error {
+	if text == "" {
+		return errNoText
+	}
 	return s.act(userID, channelID, func(w *workspace, ch *channel) error {
 		_, err := w.update(ch, ts, userID, &text, richText(text))
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,12 @@ import (
 // Each envelope goes to one open connection, taken in turn. An envelope not acknowledged
 // when its connection closes is sent again on another connection, or on the next one to
 // open, with retry_attempt incremented, as Slack retries unacknowledged events.
+//
+// When the server closes a connection (DropSockets, a failed write, Uninstall), it first
+// forgets the connection and takes its unacknowledged envelopes back, all under the hub's
+// lock, and only then closes the socket. A client that reconnects at once therefore never
+// gets a new envelope on the dead connection, and gets the taken-back envelopes before any
+// newer one: envelopes wait in the order they were first sent.
 
 // socketWriteTimeout bounds each write to a Socket Mode connection.
 const socketWriteTimeout = 5 * time.Second
@@ -48,6 +55,8 @@ type socketConn struct {
 	ws       *websocket.Conn
 	outbox   [][]byte      // messages waiting for the writer; guarded by socketHub.mu
 	draining bool          // a disconnect was sent: no new envelopes; guarded by socketHub.mu
+	closing  bool          // to be closed once its envelopes are acknowledged; guarded by socketHub.mu
+	gone     bool          // unregistered, and done closed; guarded by socketHub.mu
 	wake     chan struct{} // tells the writer the outbox has messages
 	done     chan struct{} // closed when the connection is gone
 }
@@ -139,33 +148,58 @@ func (h *socketHub) add(c *socketConn, appID string) bool {
 		"debug_info":      obj{"host": "applink-fake-1", "build_number": 1, "approximate_connection_time": 18060},
 		"connection_info": obj{"app_id": appID},
 	})
+	h.deliverWaiting()
+	h.signal()
+	return true
+}
+
+// remove forgets c, once its reader has stopped, and sends its unacknowledged envelopes
+// again elsewhere. It does nothing when the server closed c and so forgot it already.
+func (h *socketHub) remove(c *socketConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.unregister(c)
+	h.deliverWaiting()
+	h.signal()
+}
+
+// unregister forgets c and takes back the envelopes sent on it and not acknowledged: they
+// wait, with retry_attempt incremented, for deliverWaiting. It closes c.done, once; the
+// socket itself is the caller's to close. h.mu must be held.
+func (h *socketHub) unregister(c *socketConn) {
+	if c.gone {
+		return
+	}
+	c.gone = true
+	h.conns = slices.DeleteFunc(h.conns, func(open *socketConn) bool { return open == c })
+	close(c.done)
+	for _, env := range h.unacked {
+		if env.conn == c {
+			env.attempt++
+			env.conn = nil
+		}
+	}
+}
+
+// deliverWaiting sends the envelopes that wait for a connection, oldest first, if one is
+// open. h.mu must be held.
+func (h *socketHub) deliverWaiting() {
 	for _, env := range h.unacked {
 		if env.conn == nil {
 			h.deliver(env)
 		}
 	}
-	h.signal()
-	return true
 }
 
-// remove forgets c and sends its unacknowledged envelopes again elsewhere.
-func (h *socketHub) remove(c *socketConn) {
+// drop forgets c as unregister does, sends its envelopes again elsewhere, and closes its
+// socket: the server ends a connection.
+func (h *socketHub) drop(c *socketConn) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i, open := range h.conns {
-		if open == c {
-			h.conns = append(h.conns[:i], h.conns[i+1:]...)
-			break
-		}
-	}
-	close(c.done)
-	for _, env := range h.unacked {
-		if env.conn == c {
-			env.attempt++
-			h.deliver(env)
-		}
-	}
+	h.unregister(c)
+	h.deliverWaiting()
 	h.signal()
+	h.mu.Unlock()
+	_ = c.ws.Close()
 }
 
 // read handles what the client sends: acknowledgements. Pongs are handled by the
@@ -195,16 +229,20 @@ func (h *socketHub) write(c *socketConn) {
 			return
 		case <-ticker.C:
 			if c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(socketWriteTimeout)) != nil {
-				_ = c.ws.Close()
+				h.drop(c)
 				return
 			}
 		case <-c.wake:
 			for _, msg := range h.takeOutbox(c) {
 				_ = c.ws.SetWriteDeadline(time.Now().Add(socketWriteTimeout))
 				if c.ws.WriteMessage(websocket.TextMessage, msg) != nil {
-					_ = c.ws.Close()
+					h.drop(c)
 					return
 				}
+			}
+			if h.finished(c) {
+				h.drop(c)
+				return
 			}
 		}
 	}
@@ -261,6 +299,11 @@ func (h *socketHub) deliver(env *envelope) {
 func (h *socketHub) queue(c *socketConn, msg obj) {
 	data, _ := json.Marshal(msg)
 	c.outbox = append(c.outbox, data)
+	wake(c)
+}
+
+// wake tells c's writer to look at c again, without waiting.
+func wake(c *socketConn) {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -273,10 +316,29 @@ func (h *socketHub) ack(envelopeID string) {
 	for i, env := range h.unacked {
 		if env.id == envelopeID {
 			h.unacked = append(h.unacked[:i], h.unacked[i+1:]...)
+			if env.conn != nil && env.conn.closing {
+				wake(env.conn) // it may be done now
+			}
 			h.signal()
 			return
 		}
 	}
+}
+
+// finished reports whether c is to be closed now: it is closing, everything queued for it
+// is written and every envelope sent on it is acknowledged.
+func (h *socketHub) finished(c *socketConn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !c.closing || len(c.outbox) > 0 {
+		return false
+	}
+	for _, env := range h.unacked {
+		if env.conn == c {
+			return false
+		}
+	}
+	return true
 }
 
 // signal wakes everyone waiting for a change. h.mu must be held.
@@ -297,14 +359,33 @@ func (h *socketHub) sendDisconnect(reason string) {
 	h.signal()
 }
 
-// dropAll closes every connection abruptly.
+// dropAll closes every connection abruptly. The connections are forgotten and their
+// envelopes taken back before any socket closes, so that nothing new is sent on them.
 func (h *socketHub) dropAll() {
 	h.mu.Lock()
-	conns := append([]*socketConn(nil), h.conns...)
+	conns := slices.Clone(h.conns)
+	for _, c := range conns {
+		h.unregister(c)
+	}
+	h.signal()
 	h.mu.Unlock()
 	for _, c := range conns {
 		_ = c.ws.Close()
 	}
+}
+
+// closeWhenAcked stops giving the open connections envelopes and closes each once what
+// was sent on it is written and acknowledged, or after grace at the latest.
+func (h *socketHub) closeWhenAcked(grace time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.conns {
+		c.draining = true
+		c.closing = true
+		wake(c)
+		time.AfterFunc(grace, func() { h.drop(c) })
+	}
+	h.signal()
 }
 
 // close refuses new connections and drops the open ones.

@@ -2,10 +2,13 @@ package fakeslack_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gorilla/websocket"
 	slackgo "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
@@ -374,6 +377,193 @@ func TestSocketModeRevokedAppToken(t *testing.T) {
 			return
 		case <-timeout:
 			t.Fatal("socketmode kept running with a revoked token")
+		}
+	}
+}
+
+// delivery is an events_api envelope as rawSocketClient received it.
+type delivery struct {
+	envelopeID string
+	attempt    int
+	channel    string
+	ts         string
+}
+
+// rawSocketClient is a Socket Mode client that acknowledges every envelope at once and,
+// when its connection fails, reconnects at once with a URL it fetched in advance. It
+// reports each envelope on deliveries and runs until the test ends.
+func (f *fixture) rawSocketClient(t *testing.T, deliveries chan<- delivery) {
+	t.Helper()
+	api := slackgo.New(f.srv.BotToken(), slackgo.OptionAPIURL(f.srv.APIURL()), slackgo.OptionAppLevelToken(f.srv.AppToken()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, next, err := api.StartSocketModeContext(ctx)
+		for ctx.Err() == nil {
+			if err != nil {
+				_, next, err = api.StartSocketModeContext(ctx)
+				continue
+			}
+			ws, _, dialErr := websocket.DefaultDialer.DialContext(ctx, next, nil)
+			_, next, err = api.StartSocketModeContext(ctx) // ready for the next reconnect
+			if dialErr != nil {
+				continue
+			}
+			stop := context.AfterFunc(ctx, func() { _ = ws.Close() })
+			for {
+				_, data, err := ws.ReadMessage()
+				if err != nil {
+					break
+				}
+				var env struct {
+					Type         string `json:"type"`
+					EnvelopeID   string `json:"envelope_id"`
+					RetryAttempt int    `json:"retry_attempt"`
+					Payload      struct {
+						Event struct {
+							Channel string `json:"channel"`
+							TS      string `json:"ts"`
+						} `json:"event"`
+					} `json:"payload"`
+				}
+				if json.Unmarshal(data, &env) != nil || env.Type != "events_api" {
+					continue
+				}
+				deliveries <- delivery{env.EnvelopeID, env.RetryAttempt, env.Payload.Event.Channel, env.Payload.Event.TS}
+				if ws.WriteJSON(map[string]string{"envelope_id": env.EnvelopeID}) != nil {
+					break
+				}
+			}
+			stop()
+			_ = ws.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// TestSocketModeDropsKeepOrder drops the connections again and again while messages are
+// posted in two channels, to a client that reconnects at once: in each channel, the
+// first deliveries of the messages come in the order they were posted.
+func TestSocketModeDropsKeepOrder(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fakeslack.Options{})
+	random, err := f.srv.AddChannel(fakeslack.ChannelSpec{Name: "random", Members: []string{f.alice.ID}, BotMember: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const posts = 400
+	deliveries := make(chan delivery, 4*posts)
+	f.rawSocketClient(t, deliveries)
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	if err := f.srv.WaitSockets(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+
+	posted := map[string][]string{}
+	for i := range posts {
+		channelID := []string{f.general.ID, random.ID}[i%2]
+		ts, err := f.srv.Post(f.alice.ID, channelID, fmt.Sprint("message ", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		posted[channelID] = append(posted[channelID], ts)
+		if i%3 == 0 {
+			f.srv.DropSockets()
+		}
+	}
+
+	first := map[string][]string{} // channel to the ts of first deliveries, in order
+	seen := map[string]bool{}      // by envelope ID
+	timeout := time.After(4 * eventTimeout)
+	for len(seen) < posts {
+		select {
+		case d := <-deliveries:
+			if !seen[d.envelopeID] {
+				seen[d.envelopeID] = true
+				first[d.channel] = append(first[d.channel], d.ts)
+			}
+		case <-timeout:
+			t.Fatalf("%d of %d messages delivered", len(seen), posts)
+		}
+	}
+	if diff := cmp.Diff(posted, first); diff != "" {
+		t.Errorf("first deliveries by channel, out of order (-posted +delivered):\n%s", diff)
+	}
+	waitAcked(t, f.srv)
+}
+
+func TestSocketModeTokensRevoked(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fakeslack.Options{})
+	c := f.startSocket(t)
+	c.next(t, socketmode.EventTypeHello)
+	aliceToken, err := f.srv.IssueUserToken(f.alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f.srv.RevokeToken(aliceToken)
+	got, ok := c.ackNext(t).(*slackevents.TokensRevokedEvent)
+	if !ok || got.Type != "tokens_revoked" || !cmp.Equal(got.Tokens.Oauth, []string{f.alice.ID}) || got.Tokens.Bot != nil {
+		t.Errorf("after revoking a user token: %+v, want tokens_revoked naming alice under oauth", got)
+	}
+	f.srv.RevokeToken(aliceToken) // revoked already: no event
+	f.srv.RevokeToken(f.srv.BotToken())
+	got, ok = c.ackNext(t).(*slackevents.TokensRevokedEvent)
+	if !ok || !cmp.Equal(got.Tokens.Bot, []string{f.srv.BotUserID()}) || got.Tokens.Oauth != nil {
+		t.Errorf("after revoking the bot token: %+v, want tokens_revoked naming the bot user under bot", got)
+	}
+	if _, err := f.bot.AuthTestContext(context.Background()); err == nil || err.Error() != "token_revoked" {
+		t.Errorf("auth.test with the revoked bot token: %v, want token_revoked", err)
+	}
+	waitAcked(t, f.srv)
+}
+
+func TestSocketModeUninstall(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fakeslack.Options{})
+	c := f.startSocket(t)
+	c.next(t, socketmode.EventTypeHello)
+	bobToken, err := f.srv.IssueUserToken(f.bob.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f.srv.Uninstall()
+	revoked, ok := c.ackNext(t).(*slackevents.TokensRevokedEvent)
+	if !ok || !cmp.Equal(revoked.Tokens.Bot, []string{f.srv.BotUserID()}) || !cmp.Equal(revoked.Tokens.Oauth, []string{f.bob.ID}) {
+		t.Errorf("first event = %+v, want tokens_revoked for the bot and bob", revoked)
+	}
+	if _, ok := c.ackNext(t).(*slackevents.AppUninstalledEvent); !ok {
+		t.Error("no app_uninstalled event")
+	}
+	waitAcked(t, f.srv)
+	for name, token := range map[string]string{"bot": f.srv.BotToken(), "user": bobToken} {
+		if _, err := f.client(token).AuthTestContext(context.Background()); err == nil || err.Error() != "token_revoked" {
+			t.Errorf("auth.test with the %s token after Uninstall: %v, want token_revoked", name, err)
+		}
+	}
+	// The connection closes once the events are acknowledged, and none can open again.
+	timeout := time.After(eventTimeout)
+	for {
+		select {
+		case <-c.Events:
+		case err := <-c.done:
+			if err == nil || err.Error() != "token_revoked" {
+				t.Errorf("RunContext = %v, want token_revoked", err)
+			}
+			c.done <- err // for the cleanup
+			if n := f.srv.SocketCount(); n != 0 {
+				t.Errorf("%d sockets open after Uninstall", n)
+			}
+			return
+		case <-timeout:
+			t.Fatal("socketmode kept running after Uninstall")
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package fakeslack
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // tokenKind is what a token may do. Slack tells them apart by prefix, and so does the fake.
 type tokenKind int
@@ -52,8 +55,41 @@ func (s *Server) IssueUserToken(userID string) (string, error) {
 	return s.ws.issueToken(userToken, userID), nil
 }
 
+// revoke revokes toks. For the bot and user tokens among them it first sends
+// tokens_revoked (https://docs.slack.dev/reference/events/tokens_revoked), which names the
+// users the tokens belonged to, never the tokens: "oauth" for user tokens, "bot" for the
+// bot user's. A kind with no revoked token is left out, as in Slack's example.
+func (w *workspace) revoke(toks []*token) {
+	var oauth, bot []string
+	for _, tok := range toks {
+		switch {
+		case tok.revoked:
+		case tok.kind == userToken && !slices.Contains(oauth, tok.userID):
+			oauth = append(oauth, tok.userID)
+		case tok.kind == botToken && !slices.Contains(bot, tok.userID):
+			bot = append(bot, tok.userID)
+		}
+	}
+	if len(oauth)+len(bot) > 0 {
+		slices.Sort(oauth)
+		slices.Sort(bot)
+		lists := obj{}
+		if len(oauth) > 0 {
+			lists["oauth"] = oauth
+		}
+		if len(bot) > 0 {
+			lists["bot"] = bot
+		}
+		w.emit(nil, obj{"type": "tokens_revoked", "tokens": lists})
+	}
+	for _, tok := range toks {
+		tok.revoked = true
+	}
+}
+
 // RevokeToken revokes a token: later calls with it fail with token_revoked. Revoking the
-// app-level token also closes its open Socket Mode connections.
+// bot token or a user token sends tokens_revoked first; revoking the app-level token
+// closes its open Socket Mode connections.
 func (s *Server) RevokeToken(value string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -61,8 +97,26 @@ func (s *Server) RevokeToken(value string) {
 	if !ok {
 		return
 	}
-	tok.revoked = true
+	s.ws.revoke([]*token{tok})
 	if tok.kind == appToken {
 		s.hub.dropAll()
 	}
+}
+
+// Uninstall removes the app from the workspace, as an admin does in Slack: it sends
+// tokens_revoked for the bot token and every user token still valid, then app_uninstalled
+// (https://docs.slack.dev/reference/events/app_uninstalled), and every token of the app,
+// the app-level one included, stops working. (Slack sends both events; their order is the
+// fake's choice.) Each Socket Mode connection closes once everything sent on it is
+// acknowledged, or after five seconds at most, and no new one can open.
+func (s *Server) Uninstall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var toks []*token
+	for _, tok := range s.ws.tokens {
+		toks = append(toks, tok)
+	}
+	s.ws.revoke(toks)
+	s.ws.emit(nil, obj{"type": "app_uninstalled"})
+	s.hub.closeWhenAcked(socketWriteTimeout)
 }

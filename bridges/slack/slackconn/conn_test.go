@@ -240,10 +240,11 @@ func TestAuthFailures(t *testing.T) {
 		token:     slackconn.TokenBot,
 		slackCode: "invalid_auth",
 	}, {
+		// Slack announces it with a tokens_revoked event, which the Conn acts on at once.
 		name:      "bot token revoked while connected",
 		whileUp:   func(f *fixture) { f.srv.RevokeToken(f.srv.BotToken()) },
 		token:     slackconn.TokenBot,
-		slackCode: "token_revoked",
+		slackCode: "tokens_revoked",
 	}, {
 		name:      "app token revoked while connected",
 		whileUp:   func(f *fixture) { f.srv.RevokeToken(f.srv.AppToken()) },
