@@ -241,3 +241,54 @@ func errCode(err error) string {
 	}
 	return ""
 }
+
+// TestDirectMessages bridges the DMs of someone who logged in: a Slack user's DM to them
+// arrives in a private room they are invited to, and their answer goes back as themselves.
+func TestDirectMessages(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		e := startEnv(t, driver, dsn)
+		e.portal(t, e.general.ID)
+		bob := e.user(t, "bob")
+		dm := dmWithBot(t, bob)
+		token, err := e.slack.IssueUserToken(e.alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := command(t, bob, dm, "login "+token); !strings.HasPrefix(got, "Logged in") {
+			t.Fatalf("login: %q", got)
+		}
+		carol := e.slack.AddUser(fakeslack.UserSpec{Name: "carol", RealName: "Carol Ann"})
+		direct, err := e.slack.OpenDM(e.alice.ID, carol.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.slack.Post(carol.ID, direct.ID, "psst, alice"); err != nil {
+			t.Fatal(err)
+		}
+		roomID := e.portal(t, direct.ID)
+		waitFor(t, "bob's invitation", func() bool {
+			m, err := e.srv.Rooms.Membership(ctx, roomID, bob.UserID)
+			return err == nil && m == "invite"
+		})
+		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		ev := waitEvent(t, bob, roomID, "carol's DM", func(ev *event.Event) bool {
+			return ev.Type == event.EventMessage && ev.Content.AsMessage().Body == "psst, alice"
+		})
+		if ev.Sender != e.ghost(carol.ID) {
+			t.Errorf("DM from %s, want carol's ghost", ev.Sender)
+		}
+		if _, err := e.user(t, "mallory").JoinRoomByID(ctx, roomID); err == nil {
+			t.Error("anyone may join a DM's portal")
+		}
+		if _, err := bob.SendText(ctx, roomID, "hi carol"); err != nil {
+			t.Fatal(err)
+		}
+		m := waitSlack(t, e.slack, direct.ID, "bob's answer in the DM", func(m fakeslack.Message) bool { return m.Text == "hi carol" })
+		if m.User != e.alice.ID || m.BotID != "" {
+			t.Errorf("answer posted by %q (bot %q), want alice herself", m.User, m.BotID)
+		}
+	})
+}

@@ -57,8 +57,8 @@ func (w *workspace) posterOf(ctx context.Context, portal bridge.Portal, userID i
 	} else if !bridge.IsNotFound(err) {
 		return poster{}, false, err
 	}
-	if !w.cfg.Relay {
-		return poster{}, false, nil
+	if !w.cfg.Relay || isDMKind(portal.Kind) {
+		return poster{}, false, nil // the bot is in no DM: only their owners post there
 	}
 	name := userID.Localpart()
 	if member := w.b.as.BotIntent().Member(ctx, portal.RoomID, userID); member != nil && member.Displayname != "" {

@@ -82,8 +82,19 @@ func channelTopic(ch *slackapi.Channel) string {
 	return ch.Purpose.Value
 }
 
-// createPortal makes the room of a channel, in the workspace's space, and records it.
+// createPortal makes the room of a channel, in the workspace's space, records it, and has its
+// members' ghosts join.
 func (w *workspace) createPortal(ctx context.Context, ch *slackapi.Channel) (bridge.Portal, error) {
+	p, err := w.createPortalRoom(ctx, ch, nil)
+	if err != nil {
+		return bridge.Portal{}, err
+	}
+	w.joinMembers(ctx, p)
+	return p, nil
+}
+
+// createPortalRoom makes and records the room of a conversation, inviting invite.
+func (w *workspace) createPortalRoom(ctx context.Context, ch *slackapi.Channel, invite []id.UserID) (bridge.Portal, error) {
 	kind := channelKind(ch)
 	p := bridge.Portal{Key: w.key, ChannelID: ch.ID, Kind: kind, Name: ch.Name, Topic: channelTopic(ch), CreatedTS: time.Now().UnixMilli()}
 	bot := w.b.as.BotIntent()
@@ -98,7 +109,7 @@ func (w *workspace) createPortal(ctx context.Context, ch *slackapi.Channel) (bri
 		{Type: stateBridge, StateKey: &stateKey, Content: event.Content{Raw: structToMap(info)}},
 		{Type: stateHalfShot, StateKey: &stateKey, Content: event.Content{Raw: structToMap(info)}},
 	}
-	if w.space != "" {
+	if w.space != "" && !isDMKind(kind) {
 		key := w.space.String()
 		initial = append(initial, &event.Event{Type: stateSpaceParent, StateKey: &key,
 			Content: event.Content{Raw: map[string]any{"via": []string{w.b.serverName}, "canonical": true}}})
@@ -108,6 +119,8 @@ func (w *workspace) createPortal(ctx context.Context, ch *slackapi.Channel) (bri
 		Topic:        p.Topic,
 		Preset:       "private_chat",
 		InitialState: initial,
+		Invite:       invite,
+		IsDirect:     kind == bridge.KindDM,
 		PowerLevelOverride: &event.PowerLevelsEventContent{
 			Users:  map[id.UserID]int{bot.UserID: 100},
 			Events: portalEventLevels(),
@@ -129,14 +142,13 @@ func (w *workspace) createPortal(ctx context.Context, ch *slackapi.Channel) (bri
 	if err := w.b.store.PutPortal(ctx, p); err != nil {
 		return bridge.Portal{}, err
 	}
-	if w.space != "" {
+	if w.space != "" && !isDMKind(kind) {
 		_, err := bot.SendStateEvent(ctx, w.space, stateSpaceChild, p.RoomID.String(), map[string]any{"via": []string{w.b.serverName}})
 		if err != nil {
 			w.log.WarnContext(ctx, "cannot add a portal to the workspace's space", "room_id", p.RoomID, "error", err)
 		}
 	}
 	w.log.InfoContext(ctx, "portal created", "channel", ch.ID, "name", ch.Name, "room_id", p.RoomID)
-	w.joinMembers(ctx, p)
 	return p, nil
 }
 

@@ -193,7 +193,7 @@ func (w *workspace) bridges(channelID string) bool {
 		return true
 	}
 	if _, err := w.b.store.Portal(context.Background(), w.key, channelID); err == nil {
-		return true // bridged by a command
+		return true // bridged by a command, or a DM of someone who logged in
 	}
 	w.mu.Lock()
 	ch := w.channels[channelID]
@@ -221,12 +221,29 @@ func (w *workspace) rememberChannel(ch *slackapi.Channel) {
 // history before its first live event, so that what Slack did not deliver meanwhile still
 // arrives, and in order.
 func (w *workspace) handle(ctx context.Context, ev slackevents.EventsAPIEvent, _ slackconn.EventMeta) error {
+	if user := authorizedUser(ev); user != "" {
+		return w.handleForUser(ctx, ev, user)
+	}
 	if channelID := eventChannel(ev); channelID != "" && w.needsCatchUp(channelID) {
 		if err := w.catchUp(ctx, channelID, false); err != nil {
 			w.log.WarnContext(ctx, "cannot catch a channel up", "channel", channelID, "error", err)
 		}
 	}
 	return w.dispatch(ctx, ev)
+}
+
+// handleForUser handles an event Slack delivered on a user's behalf: a message in one of their
+// DMs, bridged when they logged in. DMs are not caught up from their history yet.
+func (w *workspace) handleForUser(ctx context.Context, ev slackevents.EventsAPIEvent, slackUserID string) error {
+	e, ok := ev.InnerEvent.Data.(*slackevents.MessageEvent)
+	if !ok || !isDirect(e.ChannelType) {
+		return nil
+	}
+	bridged, err := w.ensureDMPortal(ctx, e.Channel, slackUserID)
+	if err != nil || !bridged {
+		return err
+	}
+	return w.onMessageEvent(ctx, e)
 }
 
 // needsCatchUp reports, once per channel and connection, that the channel should be caught up.
