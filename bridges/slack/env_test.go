@@ -39,14 +39,17 @@ type env struct {
 	done    chan struct{}
 
 	directory bridge.Directory // the admin API's view of the running bridge
+
+	extraWorkspaces []slackbridge.WorkspaceConfig // configured after the fake's, before startServer
 }
 
-// startEnv starts the stack on a fresh database of driver.
-func startEnv(t *testing.T, driver, dsn string) *env {
+// startEnv starts the stack on a fresh database of driver, with the fake's workspace and any
+// extra ones configured.
+func startEnv(t *testing.T, driver, dsn string, extra ...slackbridge.WorkspaceConfig) *env {
 	t.Helper()
 	fake := fakeslack.New(fakeslack.Options{PingInterval: time.Second})
 	t.Cleanup(fake.Close)
-	e := &env{slack: fake}
+	e := &env{slack: fake, extraWorkspaces: extra}
 	e.alice = fake.AddUser(fakeslack.UserSpec{Name: "alice", RealName: "Alice Liddell"})
 	general, err := fake.AddChannel(fakeslack.ChannelSpec{Name: "general", Members: []string{e.alice.ID}, BotMember: true, Topic: "Everything", General: true})
 	if err != nil {
@@ -68,10 +71,10 @@ func (e *env) startServer(t *testing.T, dsn string) {
 	cfg.Database.URL = dsn
 	var bridgeCfg slackbridge.Config
 	bridgeCfg.Defaults()
-	bridgeCfg.Workspaces = []slackbridge.WorkspaceConfig{{
+	bridgeCfg.Workspaces = append([]slackbridge.WorkspaceConfig{{
 		Name: "test", AppToken: slackbridge.Secret(e.slack.AppToken()), BotToken: slackbridge.Secret(e.slack.BotToken()),
 		APIURL: e.slack.APIURL(), Channels: slackbridge.ChannelList{"all"}, Relay: true,
-	}}
+	}}, e.extraWorkspaces...)
 
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("CAUSEWAY_TEST_LOG") != "" {

@@ -13,6 +13,8 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/bridges/bridge"
+	"causeway/bridges/internal/fakeslack"
+	slackbridge "causeway/bridges/slack"
 	"causeway/homeserver/storage/storagetest"
 )
 
@@ -197,6 +199,38 @@ func TestRevokedTokenShowsInStatus(t *testing.T) {
 		if len(status.Workspaces) != 1 || status.Workspaces[0].Name != "test" || !status.Workspaces[0].AuthFailed || status.Workspaces[0].Connected ||
 			!strings.Contains(status.Workspaces[0].Error, "token_revoked") {
 			t.Errorf("admin status %+v", status)
+		}
+	})
+}
+
+// TestBadWorkspaceFailsAlone configures a second workspace whose tokens Slack refuses: it
+// stops with a clear status while the first one bridges on.
+func TestBadWorkspaceFailsAlone(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		other := fakeslack.New(fakeslack.Options{TeamID: "T0OTHER01"})
+		t.Cleanup(other.Close)
+		e := startEnv(t, driver, dsn, slackbridge.WorkspaceConfig{
+			Name: "broken", AppToken: "xapp-1-not-valid", BotToken: "xoxb-1-not-valid",
+			APIURL: other.APIURL(), Channels: slackbridge.ChannelList{"all"}, Relay: true,
+		})
+		roomID := e.portal(t, e.general.ID)
+		waitFor(t, "the broken workspace's status", func() bool {
+			s := e.bridge.Statuses(ctx)[1]
+			return s.Name == "broken" && s.AuthFailed && strings.Contains(s.Error, "invalid_auth")
+		})
+		bob := e.user(t, "bob")
+		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.slack.Post(e.alice.ID, e.general.ID, "still here"); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, bob, roomID, "a message of the working workspace", func(ev *event.Event) bool {
+			return ev.Type == event.EventMessage && ev.Content.AsMessage().Body == "still here"
+		})
+		if s := e.bridge.Statuses(ctx)[0]; !s.Connected || s.AuthFailed {
+			t.Errorf("the good workspace: %+v", s)
 		}
 	})
 }
