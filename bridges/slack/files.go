@@ -17,6 +17,10 @@ const maxFileBytes = 100 << 20
 // sendFile copies a file of a Slack message into the media repository and sends it as its own
 // part: an image, video, audio or file message with its name, type, size and dimensions.
 func (s *sender) sendFile(ctx context.Context, f slackapi.File) error {
+	if s.part < s.done {
+		s.part++
+		return nil
+	}
 	if f.Size > maxFileBytes || f.URLPrivateDownload == "" {
 		return s.send(ctx, &event.MessageEventContent{MsgType: event.MsgNotice,
 			Body: fmt.Sprintf("%s (%d bytes, not copied from Slack): %s", f.Name, f.Size, f.Permalink)}, s.thread.inThread())

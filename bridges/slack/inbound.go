@@ -102,7 +102,7 @@ func (w *workspace) bridgeMessage(ctx context.Context, m *slackapi.Msg) error {
 		return nil
 	}
 	done, err := w.b.store.Message(ctx, w.key, m.Channel, m.Timestamp)
-	if err != nil || len(done) > 0 {
+	if err != nil || len(done) >= messageParts(m) {
 		return err // bridged already: a redelivery, or catch-up meeting the live stream
 	}
 	portal, err := w.portal(ctx, m.Channel)
@@ -121,7 +121,8 @@ func (w *workspace) bridgeMessage(ctx context.Context, m *slackapi.Msg) error {
 	if err != nil {
 		return err
 	}
-	s := sender{w: w, intent: intent, portal: portal, msg: m, ts: ts, thread: thread}
+	// A message cut short (the bridge stopped between its parts) goes on after the parts it has.
+	s := sender{w: w, intent: intent, portal: portal, msg: m, ts: ts, thread: thread, done: len(done)}
 	if text := w.messageContent(ctx, m); text != nil {
 		if err := s.send(ctx, text, thread.inThread()); err != nil {
 			return err
@@ -141,8 +142,8 @@ func (w *workspace) bridgeMessage(ctx context.Context, m *slackapi.Msg) error {
 	return nil
 }
 
-// isOwnPost reports whether a message is the bridge's own post, coming back: one the bot made
-// (relayed Matrix messages) or one already recorded as sent from Matrix (double puppets).
+// isOwnPost reports whether a message is the bot's own post (a relayed Matrix message) coming
+// back. A double puppet's post is recognised later, by the message map.
 func (w *workspace) isOwnPost(m *slackapi.Msg) bool {
 	return m.BotID != "" && m.BotID == w.ident.BotID
 }
@@ -211,6 +212,19 @@ func (w *workspace) threadOf(ctx context.Context, m *slackapi.Msg) (thread, erro
 	return thread{rootRemoteID: m.ThreadTimestamp, rootEventID: root[0].EventID}, nil
 }
 
+// messageParts is how many Matrix events a Slack message becomes: its text (twice for a thread
+// broadcast, in the thread and in the channel) and one per file.
+func messageParts(m *slackapi.Msg) int {
+	n := len(m.Files)
+	if m.Text != "" || len(m.Blocks.BlockSet) > 0 {
+		n++
+		if m.SubType == "thread_broadcast" {
+			n++
+		}
+	}
+	return n
+}
+
 // sender sends the parts of one Slack message and records each.
 type sender struct {
 	w      *workspace
@@ -219,11 +233,16 @@ type sender struct {
 	msg    *slackapi.Msg
 	ts     int64
 	thread thread
-	part   int
+	part   int // the part being sent
+	done   int // parts bridged before: skipped
 }
 
 // send posts one part, in the thread or in the main timeline.
 func (s *sender) send(ctx context.Context, content *event.MessageEventContent, inThread bool) error {
+	if s.part < s.done {
+		s.part++
+		return nil
+	}
 	if inThread {
 		content.RelatesTo = (&event.RelatesTo{}).SetThread(s.thread.rootEventID, s.thread.rootEventID)
 	}
