@@ -25,6 +25,8 @@ func TestDependencyDirection(t *testing.T) {
 		{"causeway/appservice", []string{"causeway/bridges", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},
 		{"causeway/homeserver/mxerr", []string{"causeway/"}},
 		{"causeway/internal/sqldb", []string{"causeway/"}},
+		// History import reaches the homeserver only through the appservice API, like the bridges.
+		{"causeway/migration/...", []string{"causeway/homeserver", "causeway/appservice", "causeway/scheduler", "causeway/cmd"}},
 		// Bridges reach the homeserver only through the appservice API, over HTTP or the
 		// in-process transport that cmd hands them.
 		{"causeway/bridges/...", []string{"causeway/homeserver", "causeway/appservice", "causeway/migration", "causeway/scheduler", "causeway/cmd"}},

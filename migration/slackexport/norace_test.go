@@ -1,0 +1,5 @@
+//go:build !race
+
+package slackexport
+
+const raceEnabled = false
