@@ -82,6 +82,11 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Media.MaxUploadBytes = 0
 	c.Media.UserQuotaBytes = -1
 	c.Media.UnusedAsyncExpiry = 0
+	c.Media.ThumbnailSizes = []ThumbnailSize{{32, 32, "crop"}, {0, 10, "scale"}, {64, 64, "zoom"}}
+	c.Media.URLPreview.AllowedCIDRs = []string{"10.0.0.0/8", "intranet"}
+	c.Media.URLPreview.BlockedCIDRs = []string{"300.0.0.0/8"}
+	c.Media.URLPreview.MaxBytes = 10
+	c.Media.URLPreview.Timeout = 0
 	c.Log.Level = "verbose"
 	c.Log.Format = "xml"
 
@@ -103,6 +108,12 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`media.max_upload_bytes: must be at least 1 (got 0)`,
 		`media.user_quota_bytes: must be 0 (no quota) or more (got -1)`,
 		`media.unused_async_expiry: must be at least 1s (got 0s)`,
+		`media.thumbnail_sizes[1]: width and height must be 1 to 4096 (got 0x10)`,
+		`media.thumbnail_sizes[2].method: must be crop or scale (got "zoom")`,
+		`media.url_preview.allowed_cidrs[1]: must be an address range such as 10.0.0.0/8 or fd00::/8 (got "intranet")`,
+		`media.url_preview.blocked_cidrs[0]: must be an address range such as 10.0.0.0/8 or fd00::/8 (got "300.0.0.0/8")`,
+		`media.url_preview.max_bytes: must be at least 1024 (got 10)`,
+		`media.url_preview.timeout: must be at least 1s (got 0s)`,
 		`log.level: must be one of debug, info, warn, error (got "verbose")`,
 		`log.format: must be one of auto, text, json (got "xml")`,
 	}

@@ -118,10 +118,13 @@ func (m Media) Validate() []error {
 // Validate reports every problem in u, keyed relative to the section.
 func (u URLPreview) Validate() []error {
 	var errs []error
-	for name, cidrs := range map[string][]string{"allowed_cidrs": u.AllowedCIDRs, "blocked_cidrs": u.BlockedCIDRs} {
-		for i, c := range cidrs {
+	for _, list := range []struct {
+		key   string
+		cidrs []string
+	}{{"allowed_cidrs", u.AllowedCIDRs}, {"blocked_cidrs", u.BlockedCIDRs}} {
+		for i, c := range list.cidrs {
 			if _, err := netip.ParsePrefix(c); err != nil {
-				errs = append(errs, keyErrorf(fmt.Sprintf("%s[%d]", name, i), "must be an address range such as 10.0.0.0/8 or fd00::/8 (got %q)", c))
+				errs = append(errs, keyErrorf(fmt.Sprintf("%s[%d]", list.key, i), "must be an address range such as 10.0.0.0/8 or fd00::/8 (got %q)", c))
 			}
 		}
 	}
