@@ -372,6 +372,25 @@ func (s *Store) login(ctx context.Context, where string, k Key, arg any) (Login,
 	return l, nil
 }
 
+// Logins lists a workspace's logins.
+func (s *Store) Logins(ctx context.Context, k Key) ([]Login, error) {
+	rows, err := s.db.Query(ctx, `SELECT user_id, remote_id, token, created_ts FROM bridge_logins
+		WHERE network = $1 AND workspace = $2 ORDER BY user_id`, k.Network, k.Workspace)
+	if err != nil {
+		return nil, fmt.Errorf("list logins: %w", err)
+	}
+	defer rows.Close()
+	var out []Login
+	for rows.Next() {
+		l := Login{Key: k}
+		if err := rows.Scan(&l.UserID, &l.RemoteID, &l.Token, &l.CreatedTS); err != nil {
+			return nil, fmt.Errorf("list logins: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
 // DeleteLogin forgets a user's login.
 func (s *Store) DeleteLogin(ctx context.Context, k Key, userID id.UserID) error {
 	_, err := s.db.Exec(ctx, `DELETE FROM bridge_logins WHERE network = $1 AND workspace = $2 AND user_id = $3`, k.Network, k.Workspace, userID)

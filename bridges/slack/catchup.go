@@ -9,6 +9,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"causeway/bridges/bridge"
+	"causeway/bridges/slack/slackconn"
 )
 
 // historyPage is how many messages one conversations.history or .replies call asks for.
@@ -36,7 +37,13 @@ func (w *workspace) catchUp(ctx context.Context, channelID string, atStart bool)
 	} else if err != nil {
 		return err
 	}
-	msgs, err := w.historySince(ctx, channelID, latest.RemoteID)
+	return w.catchUpWith(ctx, w.conn.API(), channelID, latest.RemoteID)
+}
+
+// catchUpWith bridges what a channel said after the message ts, reading it with api: the
+// bot's, or for a DM the token of a member who logged in.
+func (w *workspace) catchUpWith(ctx context.Context, api *slackconn.API, channelID, ts string) error {
+	msgs, err := w.historySince(ctx, api, channelID, ts)
 	if err != nil {
 		return err
 	}
@@ -47,7 +54,7 @@ func (w *workspace) catchUp(ctx context.Context, channelID string, atStart bool)
 			return fmt.Errorf("message %s: %w", m.Timestamp, err)
 		}
 		if m.ReplyCount > 0 {
-			if err := w.catchUpThread(ctx, channelID, m.Timestamp); err != nil {
+			if err := w.catchUpThread(ctx, api, channelID, m.Timestamp); err != nil {
 				return fmt.Errorf("thread %s: %w", m.Timestamp, err)
 			}
 		}
@@ -59,13 +66,13 @@ func (w *workspace) catchUp(ctx context.Context, channelID string, atStart bool)
 }
 
 // historySince returns a channel's messages after ts, oldest first.
-func (w *workspace) historySince(ctx context.Context, channelID, ts string) ([]slackapi.Message, error) {
+func (w *workspace) historySince(ctx context.Context, api *slackconn.API, channelID, ts string) ([]slackapi.Message, error) {
 	var all []slackapi.Message
 	cursor := ""
 	for {
 		var resp *slackapi.GetConversationHistoryResponse
-		err := w.call(ctx, "conversations.history", func(ctx context.Context) (err error) {
-			resp, err = w.bot().GetConversationHistoryContext(ctx, &slackapi.GetConversationHistoryParameters{
+		err := api.Do(ctx, "conversations.history", func(ctx context.Context) (err error) {
+			resp, err = api.Client().GetConversationHistoryContext(ctx, &slackapi.GetConversationHistoryParameters{
 				ChannelID: channelID, Oldest: ts, Inclusive: false, Limit: historyPage, Cursor: cursor,
 			})
 			return err
@@ -86,13 +93,13 @@ func (w *workspace) historySince(ctx context.Context, channelID, ts string) ([]s
 }
 
 // catchUpThread bridges the replies of a thread that are not bridged yet, oldest first.
-func (w *workspace) catchUpThread(ctx context.Context, channelID, rootTS string) error {
+func (w *workspace) catchUpThread(ctx context.Context, api *slackconn.API, channelID, rootTS string) error {
 	cursor := ""
 	for {
 		var msgs []slackapi.Message
 		var more bool
-		err := w.call(ctx, "conversations.replies", func(ctx context.Context) (err error) {
-			msgs, more, cursor, err = w.bot().GetConversationRepliesContext(ctx, &slackapi.GetConversationRepliesParameters{
+		err := api.Do(ctx, "conversations.replies", func(ctx context.Context) (err error) {
+			msgs, more, cursor, err = api.Client().GetConversationRepliesContext(ctx, &slackapi.GetConversationRepliesParameters{
 				ChannelID: channelID, Timestamp: rootTS, Limit: historyPage, Cursor: cursor,
 			})
 			return err
@@ -114,4 +121,51 @@ func (w *workspace) catchUpThread(ctx context.Context, channelID, rootTS string)
 			return nil
 		}
 	}
+}
+
+// catchUpDMs catches up the DM portals, each with the token of a member who logged in: the
+// bot is in no DM and cannot read them.
+func (w *workspace) catchUpDMs(ctx context.Context) error {
+	portals, err := w.b.store.Portals(ctx, w.key)
+	if err != nil {
+		return err
+	}
+	logins, err := w.b.store.Logins(ctx, w.key)
+	if err != nil {
+		return err
+	}
+	for _, p := range portals {
+		if !isDMKind(p.Kind) {
+			continue
+		}
+		latest, err := w.b.store.LatestMessage(ctx, w.key, p.ChannelID)
+		if bridge.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		api := w.memberAPI(ctx, p.ChannelID, logins)
+		if api == nil {
+			continue // no one who logged in is in it any more
+		}
+		if err := w.catchUpWith(ctx, api, p.ChannelID, latest.RemoteID); err != nil {
+			w.log.WarnContext(ctx, "cannot catch a DM up", "channel", p.ChannelID, "error", err)
+		}
+	}
+	return nil
+}
+
+// memberAPI returns the Web API of the first login whose token can read a conversation.
+func (w *workspace) memberAPI(ctx context.Context, channelID string, logins []bridge.Login) *slackconn.API {
+	for _, l := range logins {
+		api := w.conn.UserAPI(l.Token)
+		err := api.Do(ctx, "conversations.info", func(ctx context.Context) error {
+			_, err := api.Client().GetConversationInfoContext(ctx, &slackapi.GetConversationInfoInput{ChannelID: channelID})
+			return err
+		})
+		if err == nil {
+			return api
+		}
+	}
+	return nil
 }

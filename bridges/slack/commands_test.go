@@ -290,5 +290,18 @@ func TestDirectMessages(t *testing.T) {
 		if m.User != e.alice.ID || m.BotID != "" {
 			t.Errorf("answer posted by %q (bot %q), want alice herself", m.User, m.BotID)
 		}
+
+		// What carol writes while Causeway is down, and Slack never delivers, is caught up
+		// from the DM's history with alice's token.
+		e.stop()
+		if _, err := e.slack.Post(carol.ID, direct.ID, "while you were away"); err != nil {
+			t.Fatal(err)
+		}
+		e.slack.DiscardUndelivered()
+		e.startServer(t, dsn)
+		bob.HomeserverURL = mustParseURL(t, e.hsURL)
+		waitEvent(t, bob, roomID, "the DM sent during the downtime", func(ev *event.Event) bool {
+			return ev.Type == event.EventMessage && ev.Content.AsMessage().Body == "while you were away"
+		})
 	})
 }

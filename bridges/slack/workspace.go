@@ -135,7 +135,7 @@ func (w *workspace) start(ctx context.Context) error {
 			w.log.WarnContext(ctx, "cannot catch a channel up", "channel", ch.ID, "error", err)
 		}
 	}
-	return nil
+	return w.catchUpDMs(ctx)
 }
 
 // identify asks Slack who the bot is and which team it belongs to.
@@ -233,7 +233,7 @@ func (w *workspace) handle(ctx context.Context, ev slackevents.EventsAPIEvent, _
 }
 
 // handleForUser handles an event Slack delivered on a user's behalf: a message in one of their
-// DMs, bridged when they logged in. DMs are not caught up from their history yet.
+// DMs, bridged when they logged in. DMs are caught up at start (catchUpDMs).
 func (w *workspace) handleForUser(ctx context.Context, ev slackevents.EventsAPIEvent, slackUserID string) error {
 	e, ok := ev.InnerEvent.Data.(*slackevents.MessageEvent)
 	if !ok || !isDirect(e.ChannelType) {

@@ -64,6 +64,11 @@ func (s *Server) DropSockets() { s.hub.dropAll() }
 // "warning", "link_disabled"). The connections stay open until the client closes them.
 func (s *Server) SendDisconnect(reason string) { s.hub.sendDisconnect(reason) }
 
+// DiscardUndelivered drops the events that wait for a Socket Mode connection, as Slack gives
+// up on events it could not deliver while the app was away, and returns how many it dropped.
+// An app then finds what it missed only in the history.
+func (s *Server) DiscardUndelivered() int { return s.hub.discardWaiting() }
+
 // SocketCount reports how many Socket Mode connections are open.
 func (s *Server) SocketCount() int { return s.hub.connCount() }
 

@@ -266,6 +266,22 @@ func (h *socketHub) send(payload json.RawMessage) {
 	h.signal()
 }
 
+// discardWaiting drops the envelopes that wait for a connection and returns how many.
+func (h *socketHub) discardWaiting() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	kept := h.unacked[:0]
+	for _, env := range h.unacked {
+		if env.conn != nil {
+			kept = append(kept, env)
+		}
+	}
+	n := len(h.unacked) - len(kept)
+	h.unacked = kept
+	h.signal()
+	return n
+}
+
 // deliver sends env on the next connection in turn that is not draining, or leaves it
 // waiting when there is none. h.mu must be held.
 func (h *socketHub) deliver(env *envelope) {
