@@ -402,3 +402,17 @@ func (s *Store) DeleteLogin(ctx context.Context, k Key, userID id.UserID) error 
 
 // IsNotFound reports whether err means a lookup matched nothing.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// Secret returns the secret stored under name, creating it from fresh (the value newValue
+// returns) the first time. Concurrent first calls agree on one value.
+func (s *Store) Secret(ctx context.Context, name string, newValue func() string) (string, error) {
+	if _, err := s.db.Exec(ctx, `INSERT INTO bridge_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
+		name, newValue()); err != nil {
+		return "", fmt.Errorf("create secret %s: %w", name, err)
+	}
+	var value string
+	if err := s.db.QueryRow(ctx, `SELECT value FROM bridge_secrets WHERE name = $1`, name).Scan(&value); err != nil {
+		return "", fmt.Errorf("secret %s: %w", name, err)
+	}
+	return value, nil
+}

@@ -49,6 +49,9 @@ type Options struct {
 	// that their messages from Slack appear as their own Matrix account; nil leaves such
 	// messages to ghosts.
 	Puppets bridge.Puppets
+	// PublicURL is where Slack reaches this server (public_baseurl), for the avatars of relayed
+	// messages (AvatarHandler); "" sends relayed messages without an avatar.
+	PublicURL string
 	// MinBackoff and MaxBackoff bound the wait between Socket Mode reconnections; zero means
 	// slackconn's defaults (1 s and 2 min). Tests make them short.
 	MinBackoff, MaxBackoff time.Duration
@@ -65,6 +68,8 @@ type Bridge struct {
 	workspaces []*workspace
 	ghostIDs   *regexp.Regexp // matches the user IDs of ghosts (and no one else)
 	puppets    bridge.Puppets // nil: no double puppeting of Slack-originated messages
+	publicURL  string         // where Slack fetches relayed users' avatars; "" for none
+	avatars    avatarSigner
 
 	mu     sync.RWMutex
 	byTeam map[string]*workspace // by Slack team ID, once each workspace has connected
@@ -78,7 +83,7 @@ func New(opts Options) (*Bridge, error) {
 	}
 	b := &Bridge{
 		cfg: opts.Config, serverName: opts.ServerName, as: opts.AppService, store: opts.Store,
-		log: opts.Log, ghostIDs: ghostIDs, puppets: opts.Puppets, byTeam: map[string]*workspace{},
+		log: opts.Log, ghostIDs: ghostIDs, puppets: opts.Puppets, publicURL: opts.PublicURL, byTeam: map[string]*workspace{},
 	}
 	client := opts.HTTPClient
 	if client == nil {

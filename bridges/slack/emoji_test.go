@@ -3,6 +3,8 @@ package slack_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"image"
 	"image/color"
 	"image/png"
@@ -106,6 +108,57 @@ func TestInvitedToPrivateChannel(t *testing.T) {
 		})
 		if _, err := e.user(t, "mallory").JoinRoomByID(ctx, roomID); err == nil {
 			t.Error("anyone may join the portal of a private channel")
+		}
+	})
+}
+
+// TestRelayedAvatar: a relayed message carries the Matrix user's avatar as a public URL that
+// Slack can fetch without a token, signed so that no other media can be fetched through it.
+func TestRelayedAvatar(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		e := startEnv(t, driver, dsn)
+		roomID := e.portal(t, e.general.ID)
+		bob := e.user(t, "bob")
+		avatar := pngBytes(t)
+		up, err := bob.UploadBytes(ctx, avatar, "image/png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.SetAvatarURL(ctx, up.ContentURI); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.SendText(ctx, roomID, "with my face"); err != nil {
+			t.Fatal(err)
+		}
+		m := waitSlack(t, e.slack, e.general.ID, "the relayed message", func(m fakeslack.Message) bool { return m.Text == "with my face" })
+		icon := m.Icons["image_48"]
+		if !strings.HasPrefix(icon, e.hsURL+"/_causeway/bridges/slack/avatar/") {
+			t.Fatalf("icon %q, want the bridge's public avatar URL", icon)
+		}
+		get := func(url string) (int, []byte) {
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, body
+		}
+		if status, body := get(icon); status != http.StatusOK || !bytes.Equal(body, avatar) {
+			t.Errorf("fetching the icon: %d, %d bytes; want the avatar", status, len(body))
+		}
+		// Another media item under the same signature is refused.
+		other, err := bob.UploadBytes(ctx, pngBytes(t), "image/png")
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := icon[:strings.LastIndex(icon, "/")+1] + other.ContentURI.FileID
+		if status, _ := get(forged); status != http.StatusNotFound {
+			t.Errorf("a forged avatar URL answered %d, want 404", status)
 		}
 	})
 }

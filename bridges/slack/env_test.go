@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -111,11 +112,14 @@ func (e *env) startServer(t *testing.T, dsn string) {
 	}
 	transport.Handle("causeway.internal", srv.Handler())
 	as.HTTPClient = transport.Client()
-	hs := httptest.NewServer(srv.Handler())
+	// Served as cmd serves them: the bridge's public avatars next to the server's endpoints.
+	mux := http.NewServeMux()
+	mux.Handle("/", srv.Handler())
+	hs := httptest.NewServer(mux)
 
 	e.srv, e.hs, e.hsURL, e.store, e.cancel, e.done = srv, hs, hs.URL, bridge.NewStore(srv.DB.SQL()), cancel, make(chan struct{})
 	e.bridge, err = slackbridge.New(slackbridge.Options{
-		Config: bridgeCfg, ServerName: cfg.ServerName, AppService: as, Store: e.store,
+		Config: bridgeCfg, ServerName: cfg.ServerName, AppService: as, Store: e.store, PublicURL: hs.URL,
 		Puppets:    testPuppets{appservice.NewService(registry, srv.DB, srv.Accounts, nil, log)},
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Log: log,
 	})
@@ -123,6 +127,7 @@ func (e *env) startServer(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	e.directory.Add("slack", e.bridge)
+	mux.Handle(slackbridge.AvatarPath, e.bridge.AvatarHandler())
 	bg := make(chan struct{})
 	go func() { srv.RunBackground(ctx); close(bg) }()
 	go func() { e.bridge.Run(ctx); <-bg; close(e.done) }()

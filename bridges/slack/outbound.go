@@ -45,6 +45,7 @@ type poster struct {
 	api      *slackconn.API
 	remoteID string // the Slack user who posts
 	name     string // the Matrix user's name, for relayed posts
+	iconURL  string // the public URL of the Matrix user's avatar, for relayed posts; may be ""
 	relayed  bool
 }
 
@@ -60,11 +61,14 @@ func (w *workspace) posterOf(ctx context.Context, portal bridge.Portal, userID i
 	if !w.cfg.Relay || isDMKind(portal.Kind) {
 		return poster{}, false, nil // the bot is in no DM: only their owners post there
 	}
-	name := userID.Localpart()
-	if member := w.b.as.BotIntent().Member(ctx, portal.RoomID, userID); member != nil && member.Displayname != "" {
-		name = member.Displayname
+	p := poster{api: w.conn.API(), remoteID: w.ident.BotUserID, name: userID.Localpart(), relayed: true}
+	if member := w.b.as.BotIntent().Member(ctx, portal.RoomID, userID); member != nil {
+		if member.Displayname != "" {
+			p.name = member.Displayname
+		}
+		p.iconURL = w.b.avatarURL(ctx, member.AvatarURL)
 	}
-	return poster{api: w.conn.API(), remoteID: w.ident.BotUserID, name: name, relayed: true}, true, nil
+	return p, true, nil
 }
 
 // messageToSlack posts a Matrix message (or applies an edit) in the portal's channel.
@@ -131,6 +135,9 @@ func postOptions(p poster, text, threadTS string) []slackapi.MsgOption {
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(text, false)}
 	if p.relayed {
 		opts = append(opts, slackapi.MsgOptionUsername(p.name))
+		if p.iconURL != "" {
+			opts = append(opts, slackapi.MsgOptionIconURL(p.iconURL))
+		}
 	}
 	if threadTS != "" {
 		opts = append(opts, slackapi.MsgOptionTS(threadTS))

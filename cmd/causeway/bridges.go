@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	mxappservice "maunium.net/go/mautrix/appservice"
@@ -27,6 +28,7 @@ type builtinBridges struct {
 	transport *appservice.InProcessTransport
 	slack     *mxappservice.AppService // nil when no Slack workspace is configured
 	directory bridge.Directory         // the running bridges, for the admin API
+	avatars   atomic.Pointer[http.Handler]
 }
 
 // registerBridges registers the configured bridges' appservices. It runs before the server
@@ -81,7 +83,8 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 	bb.slack.HTTPClient = bb.transport.Client()
 	b, err := slackbridge.New(slackbridge.Options{
 		Config: cfg.Bridges.Slack, ServerName: cfg.ServerName, AppService: bb.slack,
-		Store: bridge.NewStore(srv.DB.SQL()), Puppets: newPuppets(registry, srv, "slack", log), Log: log.With("component", "slack"),
+		Store: bridge.NewStore(srv.DB.SQL()), Puppets: newPuppets(registry, srv, "slack", log), PublicURL: cfg.PublicBaseURL(),
+		Log: log.With("component", "slack"),
 	})
 	if err != nil {
 		return err
@@ -90,12 +93,27 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 		return err
 	}
 	bb.directory.Add("slack", b)
+	avatars := b.AvatarHandler()
+	bb.avatars.Store(&avatars)
 	go func() {
 		if err := b.Run(ctx); err != nil {
 			log.ErrorContext(ctx, "Slack bridge stopped", "error", err)
 		}
 	}()
 	return nil
+}
+
+// routes are the public endpoints of the bridges, for server.WithRoute: mounted before the
+// bridges exist, they answer 404 until then.
+func (bb *builtinBridges) routes() server.Option {
+	return server.WithRoute(slackbridge.AvatarPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := bb.avatars.Load()
+		if h == nil {
+			http.NotFound(w, r)
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	}))
 }
 
 // puppets records the grants of a built-in bridge (bridge.Puppets): the same grants a user

@@ -73,6 +73,7 @@ type Option func(*options)
 type options struct {
 	appservices func(context.Context, Core) (AppserviceLayer, error)
 	bridges     admin.Bridges
+	routes      map[string]http.Handler
 }
 
 // WithAppservices adds the application-service layer that build makes from the core services.
@@ -84,6 +85,17 @@ func WithAppservices(build func(context.Context, Core) (AppserviceLayer, error))
 // the homeserver packages.
 func WithBridges(b admin.Bridges) Option {
 	return func(o *options) { o.bridges = b }
+}
+
+// WithRoute serves pattern (a net/http ServeMux pattern) with h, next to the server's own
+// endpoints: for what the built-in bridges serve publicly, such as relayed users' avatars.
+func WithRoute(pattern string, h http.Handler) Option {
+	return func(o *options) {
+		if o.routes == nil {
+			o.routes = map[string]http.Handler{}
+		}
+		o.routes[pattern] = h
+	}
 }
 
 // fanout passes each committed event to every listener. Listeners are added while New
@@ -211,6 +223,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	mux.Handle("/_synapse/admin/", adminAPI)
 	mux.Handle("/_matrix/media/", mediaAPI)
 	mux.Handle("/_matrix/client/v1/media/", mediaAPI)
+	for pattern, h := range o.routes {
+		mux.Handle(pattern, h)
+	}
 	mux.Handle("/", api.Handler())
 	srv.handler = mux
 	return srv, nil

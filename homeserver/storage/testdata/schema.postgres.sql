@@ -82,6 +82,10 @@ room_id text nullable=NO default=""
 event_id text nullable=NO default=""
 created_ts bigint nullable=NO default=""
 
+-- table bridge_secrets
+name text nullable=NO default=""
+value text nullable=NO default=""
+
 -- table bridge_spaces
 network text nullable=NO default=""
 workspace text nullable=NO default=""
@@ -296,6 +300,7 @@ CREATE UNIQUE INDEX bridge_portals_pkey ON public.bridge_portals USING btree (ne
 CREATE UNIQUE INDEX bridge_portals_room ON public.bridge_portals USING btree (room_id)
 CREATE UNIQUE INDEX bridge_reactions_event ON public.bridge_reactions USING btree (event_id)
 CREATE UNIQUE INDEX bridge_reactions_pkey ON public.bridge_reactions USING btree (network, workspace, channel_id, message_id, remote_user_id, emoji)
+CREATE UNIQUE INDEX bridge_secrets_pkey ON public.bridge_secrets USING btree (name)
 CREATE UNIQUE INDEX bridge_spaces_pkey ON public.bridge_spaces USING btree (network, workspace)
 CREATE UNIQUE INDEX counters_pkey ON public.counters USING btree (name)
 CREATE INDEX current_state_member ON public.current_state USING btree (state_key, membership) WHERE (type = 'm.room.member'::text)

@@ -108,6 +108,12 @@ CREATE TABLE bridge_reactions (
 	PRIMARY KEY (network, workspace, channel_id, message_id, remote_user_id, emoji)
 );
 
+-- table bridge_secrets
+CREATE TABLE bridge_secrets (
+	name TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+
 -- table bridge_spaces
 CREATE TABLE bridge_spaces (
 	network TEXT NOT NULL,
