@@ -263,7 +263,8 @@ func TestDirectMessages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.slack.Post(carol.ID, direct.ID, "psst, alice"); err != nil {
+		carolTS, err := e.slack.Post(carol.ID, direct.ID, "psst, alice")
+		if err != nil {
 			t.Fatal(err)
 		}
 		roomID := e.portal(t, direct.ID)
@@ -283,6 +284,13 @@ func TestDirectMessages(t *testing.T) {
 		if _, err := e.user(t, "mallory").JoinRoomByID(ctx, roomID); err == nil {
 			t.Error("anyone may join a DM's portal")
 		}
+		dmTS := carolTS
+		if err := e.slack.React(carol.ID, direct.ID, dmTS, "wave"); err != nil {
+			t.Fatal(err)
+		}
+		waitEvent(t, bob, roomID, "carol's reaction in the DM", func(r *event.Event) bool {
+			return r.Type == event.EventReaction && r.Content.AsReaction().RelatesTo.EventID == ev.ID
+		})
 		if _, err := bob.SendText(ctx, roomID, "hi carol"); err != nil {
 			t.Fatal(err)
 		}

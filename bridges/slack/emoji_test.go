@@ -3,11 +3,11 @@ package slack_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 

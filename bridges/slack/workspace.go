@@ -233,17 +233,27 @@ func (w *workspace) handle(ctx context.Context, ev slackevents.EventsAPIEvent, _
 }
 
 // handleForUser handles an event Slack delivered on a user's behalf: a message in one of their
-// DMs, bridged when they logged in. DMs are caught up at start (catchUpDMs).
+// DMs, bridged when they logged in (which makes the DM's portal), or a reaction in a DM that
+// has a portal. DMs are caught up at start (catchUpDMs).
 func (w *workspace) handleForUser(ctx context.Context, ev slackevents.EventsAPIEvent, slackUserID string) error {
-	e, ok := ev.InnerEvent.Data.(*slackevents.MessageEvent)
-	if !ok || !isDirect(e.ChannelType) {
+	if e, ok := ev.InnerEvent.Data.(*slackevents.MessageEvent); ok {
+		if !isDirect(e.ChannelType) {
+			return nil
+		}
+		bridged, err := w.ensureDMPortal(ctx, e.Channel, slackUserID)
+		if err != nil || !bridged {
+			return err
+		}
+		return w.onMessageEvent(ctx, e)
+	}
+	channelID := eventChannel(ev)
+	if channelID == "" {
 		return nil
 	}
-	bridged, err := w.ensureDMPortal(ctx, e.Channel, slackUserID)
-	if err != nil || !bridged {
-		return err
+	if _, err := w.b.store.Portal(ctx, w.key, channelID); err != nil {
+		return nil // not a bridged DM
 	}
-	return w.onMessageEvent(ctx, e)
+	return w.dispatch(ctx, ev)
 }
 
 // needsCatchUp reports, once per channel and connection, that the channel should be caught up.
