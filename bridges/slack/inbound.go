@@ -379,7 +379,8 @@ func (w *workspace) onReactionRemoved(ctx context.Context, channelID, ts, userID
 	} else if err != nil {
 		return err
 	}
-	if _, err := w.b.as.Intent(w.ghostID(userID)).RedactEvent(ctx, r.RoomID, r.EventID); err != nil {
+	// The bot redacts: the annotation may be a double-puppeted Matrix user's, not the ghost's.
+	if _, err := w.b.as.BotIntent().RedactEvent(ctx, r.RoomID, r.EventID); err != nil {
 		return err
 	}
 	return w.b.store.DeleteReaction(ctx, r.EventID)
