@@ -71,7 +71,11 @@ type Bridge struct {
 	publicURL  string         // where Slack fetches relayed users' avatars; "" for none
 	avatars    avatarSigner
 
+	handling sync.Mutex   // held while a transaction of Matrix events is bridged
+	txns     transactions // the transactions handled lately
+
 	mu     sync.RWMutex
+	ctx    context.Context       // Run's, once it runs
 	byTeam map[string]*workspace // by Slack team ID, once each workspace has connected
 }
 
@@ -125,7 +129,7 @@ func ghostRegex(template, serverName string) string {
 	return "^@" + strings.Join(parts, `[a-z0-9._=-]+`) + ":" + regexp.QuoteMeta(serverName) + "$"
 }
 
-// Run bridges until ctx ends: each workspace on its own, and the Matrix events of every portal.
+// Run bridges until ctx ends: each workspace on its own; Matrix events arrive through Router.
 // A workspace that fails (a revoked token, say) stops alone and says so in its status.
 func (b *Bridge) Run(ctx context.Context) error {
 	bot := b.as.BotIntent()
@@ -135,30 +139,35 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if err := bot.SetDisplayName(ctx, "Slack bridge"); err != nil {
 		b.log.WarnContext(ctx, "cannot name the bridge bot", "error", err)
 	}
+	b.mu.Lock()
+	b.ctx = ctx
+	b.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, w := range b.workspaces {
 		wg.Go(func() { w.run(ctx) })
 	}
-	b.matrixLoop(ctx)
 	wg.Wait()
 	return nil
 }
 
-// matrixLoop hands each event the homeserver sends to the portal's workspace, until ctx ends.
-func (b *Bridge) matrixLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case evt := <-b.as.Events:
-			if b.isBridgeUser(evt.Sender) || fromBridge(evt) {
-				continue // our own events, echoed back
-			}
-			if err := b.handleMatrixEvent(ctx, evt); err != nil && !errors.Is(err, context.Canceled) {
-				b.log.WarnContext(ctx, "cannot bridge a Matrix event to Slack", "event_id", evt.ID, "room_id", evt.RoomID, "error", err)
-			}
-		}
+// handleEvent bridges one event the homeserver sent, unless the bridge sent it itself.
+func (b *Bridge) handleEvent(ctx context.Context, evt *event.Event) {
+	if b.isBridgeUser(evt.Sender) || fromBridge(evt) {
+		return // our own events, echoed back
 	}
+	if err := b.handleMatrixEvent(ctx, evt); err != nil && !errors.Is(err, context.Canceled) {
+		b.log.WarnContext(ctx, "cannot bridge a Matrix event to Slack", "event_id", evt.ID, "room_id", evt.RoomID, "error", err)
+	}
+}
+
+// runCtx is the context of Run, which ends when the bridge stops; background before Run.
+func (b *Bridge) runCtx() context.Context {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.ctx == nil {
+		return context.Background()
+	}
+	return b.ctx
 }
 
 // isBridgeUser reports whether userID is the bridge bot or a ghost.

@@ -42,6 +42,9 @@ type env struct {
 	directory bridge.Directory // the admin API's view of the running bridge
 
 	extraWorkspaces []slackbridge.WorkspaceConfig // configured after the fake's, before startServer
+
+	transport *appservice.InProcessTransport // carries the homeserver's requests to the bridge
+	hsToken   string                         // what the homeserver presents to the bridge
 }
 
 // startEnv starts the stack on a fresh database of driver, with the fake's workspace and any
@@ -100,7 +103,7 @@ func (e *env) startServer(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 	transport := appservice.NewInProcessTransport(nil, log)
-	transport.Handle("slack.appservice.internal", as.Router)
+	transport.Handle("slack.appservice.internal", http.NotFoundHandler()) // the bridge's Router, below
 
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, log, appservice.Layer(registry, transport.Client(),
@@ -126,6 +129,8 @@ func (e *env) startServer(t *testing.T, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	transport.Handle("slack.appservice.internal", e.bridge.Router(as.Router))
+	e.transport, e.hsToken = transport, mxreg.ServerToken
 	e.directory.Add("slack", e.bridge)
 	mux.Handle(slackbridge.AvatarPath, e.bridge.AvatarHandler())
 	bg := make(chan struct{})

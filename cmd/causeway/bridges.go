@@ -27,6 +27,7 @@ const homeserverHost = "causeway.internal"
 type builtinBridges struct {
 	transport *appservice.InProcessTransport
 	slack     *mxappservice.AppService // nil when no Slack workspace is configured
+	slackHost string                   // the Slack bridge's in-process host
 	directory bridge.Directory         // the running bridges, for the admin API
 	avatars   atomic.Pointer[http.Handler]
 }
@@ -50,8 +51,10 @@ func registerBridges(cfg *fileConfig, registry *appservice.Registry, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("slack bridge: %w", err)
 	}
-	bb.transport.Handle(host, as.Router)
-	bb.slack = as
+	// Until the bridge exists (start), nothing is delivered: the server's background work,
+	// which sends transactions, starts after start.
+	bb.transport.Handle(host, http.NotFoundHandler())
+	bb.slack, bb.slackHost = as, host
 	return bb, nil
 }
 
@@ -92,6 +95,7 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 	if err := srv.RegisterMetrics(b.Collector()); err != nil {
 		return err
 	}
+	bb.transport.Handle(bb.slackHost, b.Router(bb.slack.Router))
 	bb.directory.Add("slack", b)
 	avatars := b.AvatarHandler()
 	bb.avatars.Store(&avatars)
