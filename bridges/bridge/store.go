@@ -257,6 +257,27 @@ func (s *Store) LatestMessage(ctx context.Context, k Key, channelID string) (Mes
 	return m, nil
 }
 
+// RecentThreads returns the roots of a channel's threads that had a reply bridged at or after
+// sinceTS (Unix ms): where replies may have been missed while the bridge was away.
+func (s *Store) RecentThreads(ctx context.Context, k Key, channelID string, sinceTS int64) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT thread_id FROM bridge_messages
+		WHERE network = $1 AND workspace = $2 AND channel_id = $3 AND thread_id <> '' AND created_ts >= $4
+		ORDER BY thread_id`, k.Network, k.Workspace, channelID, sinceTS)
+	if err != nil {
+		return nil, fmt.Errorf("recent threads of %s: %w", channelID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("recent threads of %s: %w", channelID, err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // DeleteMessage forgets a remote message's parts (it was deleted on both sides).
 func (s *Store) DeleteMessage(ctx context.Context, k Key, channelID, remoteID string) error {
 	_, err := s.db.Exec(ctx, `DELETE FROM bridge_messages WHERE network = $1 AND workspace = $2 AND channel_id = $3 AND remote_id = $4`,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -21,9 +22,10 @@ const historyPage = 200
 // with no bridged message yet has nothing to catch up on; at start it gets its portal, since
 // the bot may have been invited while the bridge was away. Earlier history is the importer's.
 //
-// Replies to threads are fetched for the messages caught up that have any. New replies to a
-// thread whose root is older than the newest bridged message are not seen here; they arrive
-// live, or with the importer's incremental run.
+// Replies to threads are fetched for the messages caught up that have any, and for the threads
+// that had a reply bridged in the last threadWindow. A thread whose root is older and which had
+// no reply bridged lately is not looked at: replies to it arrive live, or with the importer's
+// incremental run.
 func (w *workspace) catchUp(ctx context.Context, channelID string, atStart bool) error {
 	latest, err := w.b.store.LatestMessage(ctx, w.key, channelID)
 	if bridge.IsNotFound(err) {
@@ -61,6 +63,24 @@ func (w *workspace) catchUpWith(ctx context.Context, api *slackconn.API, channel
 	}
 	if len(msgs) > 0 {
 		w.log.InfoContext(ctx, "caught a channel up", "channel", channelID, "messages", len(msgs))
+	}
+	return w.catchUpRecentThreads(ctx, api, channelID)
+}
+
+// threadWindow is how far back a thread's last bridged reply may be for its replies to be
+// caught up after downtime.
+const threadWindow = 7 * 24 * time.Hour
+
+// catchUpRecentThreads fetches the replies missed in the threads that were active lately.
+func (w *workspace) catchUpRecentThreads(ctx context.Context, api *slackconn.API, channelID string) error {
+	roots, err := w.b.store.RecentThreads(ctx, w.key, channelID, time.Now().Add(-threadWindow).UnixMilli())
+	if err != nil {
+		return err
+	}
+	for _, root := range roots {
+		if err := w.catchUpThread(ctx, api, channelID, root); err != nil {
+			return fmt.Errorf("thread %s: %w", root, err)
+		}
 	}
 	return nil
 }

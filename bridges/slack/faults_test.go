@@ -95,6 +95,46 @@ func TestRestartLeavesNoGap(t *testing.T) {
 	})
 }
 
+// TestRestartCatchesUpThreads: a reply to a thread whose root is older than the newest message
+// of the channel, written while Causeway was down and never delivered, is caught up.
+func TestRestartCatchesUpThreads(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		e := startEnv(t, driver, dsn)
+		roomID := e.portal(t, e.general.ID)
+		bob := e.user(t, "bob")
+		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		root, err := e.slack.Post(e.alice.ID, e.general.ID, "a question")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range []string{"a first answer", "meanwhile, in the channel"} {
+			opts := []fakeslack.PostOption{}
+			if text == "a first answer" {
+				opts = append(opts, fakeslack.InThread(root))
+			}
+			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text, opts...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantBodies(t, bob, roomID, e.ghost(e.alice.ID), []string{"a question", "a first answer", "meanwhile, in the channel"})
+
+		e.stop()
+		if _, err := e.slack.Post(e.alice.ID, e.general.ID, "a late answer", fakeslack.InThread(root)); err != nil {
+			t.Fatal(err)
+		}
+		e.slack.DiscardUndelivered()
+		e.startServer(t, dsn)
+		bob.HomeserverURL = mustParseURL(t, e.hsURL)
+		waitEvent(t, bob, roomID, "the late answer in its thread", func(ev *event.Event) bool {
+			return ev.Type == event.EventMessage && ev.Content.AsMessage().Body == "a late answer" &&
+				ev.Content.AsMessage().RelatesTo.GetThreadParent() != ""
+		})
+	})
+}
+
 // TestDisconnectsLoseNothing drops the Socket Mode connection 100 times while a Slack user
 // posts 300 messages: each arrives once, in order.
 func TestDisconnectsLoseNothing(t *testing.T) {
