@@ -3,6 +3,7 @@ package appservice
 import (
 	"context"
 	"errors"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -118,4 +119,26 @@ func (s *Service) Revoke(ctx context.Context, userID id.UserID, appserviceID str
 // Grants lists the appservices userID lets act as them.
 func (s *Service) Grants(ctx context.Context, userID id.UserID) ([]string, error) {
 	return s.db.AppserviceGrantsOfUser(ctx, userID)
+}
+
+// Puppets is Grant and Revoke for one appservice: what a built-in bridge calls when a user
+// proves who they are to its bot, or logs out (bridges/bridge.Puppets).
+type Puppets struct {
+	svc          *Service
+	appserviceID string
+}
+
+// PuppetsOf returns the grants of one appservice.
+func (s *Service) PuppetsOf(appserviceID string) *Puppets {
+	return &Puppets{svc: s, appserviceID: appserviceID}
+}
+
+// Grant lets the appservice act as userID.
+func (p *Puppets) Grant(ctx context.Context, userID id.UserID) error {
+	return p.svc.Grant(ctx, userID, p.appserviceID, time.Now().UnixMilli())
+}
+
+// Revoke withdraws the grant.
+func (p *Puppets) Revoke(ctx context.Context, userID id.UserID) error {
+	return p.svc.Revoke(ctx, userID, p.appserviceID)
 }

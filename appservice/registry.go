@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	mxappservice "maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -337,4 +338,19 @@ func (r *Registry) build(files, builtin []*Registration) (*registrySet, []error)
 	}
 	set.all = slices.SortedFunc(slices.Values(all), func(a, b *Registration) int { return cmp.Compare(a.ID, b.ID) })
 	return set, nil
+}
+
+// RegisterMautrix registers a built-in bridge's registration, made with mautrix's appservice
+// package, as if it had been read from a file named name, so that it is validated like any
+// other.
+func (r *Registry) RegisterMautrix(name string, reg *mxappservice.Registration) error {
+	data, err := reg.YAML()
+	if err != nil {
+		return err
+	}
+	parsed, err := ParseRegistration(name, []byte(data))
+	if err != nil {
+		return err
+	}
+	return r.Register(parsed)
 }

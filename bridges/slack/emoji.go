@@ -2,14 +2,10 @@ package slack
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
-	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -53,7 +49,7 @@ func (w *workspace) customEmoji(ctx context.Context, name string) (id.ContentURI
 	if ok {
 		return uri, true
 	}
-	uri, err := w.copyEmoji(ctx, name, url)
+	uri, err := w.copyImage(ctx, w.b.as.BotIntent(), url, name, maxEmojiBytes)
 	if err != nil {
 		w.log.WarnContext(ctx, "cannot copy a custom emoji", "emoji", name, "error", err)
 		return id.ContentURI{}, false
@@ -101,32 +97,4 @@ func (w *workspace) emojiURL(ctx context.Context, name string) (string, bool) {
 		name = target
 	}
 	return "", false
-}
-
-// copyEmoji downloads a custom emoji's image into the media repository.
-func (w *workspace) copyEmoji(ctx context.Context, name, url string) (id.ContentURI, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return id.ContentURI{}, err
-	}
-	resp, err := w.http.Do(req)
-	if err != nil {
-		return id.ContentURI{}, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return id.ContentURI{}, fmt.Errorf("emoji %s: %s", url, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxEmojiBytes+1))
-	if err != nil {
-		return id.ContentURI{}, err
-	}
-	if len(data) > maxEmojiBytes {
-		return id.ContentURI{}, fmt.Errorf("emoji %s is larger than %d bytes", name, maxEmojiBytes)
-	}
-	up, err := w.b.as.BotIntent().UploadMedia(ctx, mautrix.ReqUploadMedia{ContentBytes: data, ContentType: resp.Header.Get("Content-Type"), FileName: name})
-	if err != nil {
-		return id.ContentURI{}, err
-	}
-	return up.ContentURI, nil
 }

@@ -87,15 +87,7 @@ func (e *env) startServer(t *testing.T, dsn string) {
 	registry := appservice.NewRegistry(cfg.ServerName)
 	mxreg := slackbridge.NewRegistration(bridgeCfg, cfg.ServerName)
 	mxreg.URL = "http://slack.appservice.internal"
-	yaml, err := mxreg.YAML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := appservice.ParseRegistration("slack", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := registry.Register(reg); err != nil {
+	if err := registry.RegisterMautrix("slack", mxreg); err != nil {
 		t.Fatal(err)
 	}
 	as, err := mxappservice.CreateFull(mxappservice.CreateOpts{Registration: mxreg, HomeserverDomain: cfg.ServerName, HomeserverURL: "http://causeway.internal"})
@@ -123,7 +115,7 @@ func (e *env) startServer(t *testing.T, dsn string) {
 	e.srv, e.hs, e.hsURL, e.store, e.cancel, e.done = srv, hs, hs.URL, bridge.NewStore(srv.DB.SQL()), cancel, make(chan struct{})
 	e.bridge, err = slackbridge.New(slackbridge.Options{
 		Config: bridgeCfg, ServerName: cfg.ServerName, AppService: as, Store: e.store, PublicURL: hs.URL,
-		Puppets:    testPuppets{appservice.NewService(registry, srv.DB, srv.Accounts, nil, log)},
+		Puppets:    appservice.NewService(registry, srv.DB, srv.Accounts, nil, log).PuppetsOf("slack"),
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Log: log,
 	})
 	if err != nil {
@@ -274,15 +266,4 @@ func (e *env) admin(t *testing.T) *mautrix.Client {
 		t.Fatalf("admin login: %v", err)
 	}
 	return cli
-}
-
-// testPuppets records the bridge's grants as cmd's puppets do.
-type testPuppets struct{ svc *appservice.Service }
-
-func (p testPuppets) Grant(ctx context.Context, userID id.UserID) error {
-	return p.svc.Grant(ctx, userID, "slack", time.Now().UnixMilli())
-}
-
-func (p testPuppets) Revoke(ctx context.Context, userID id.UserID) error {
-	return p.svc.Revoke(ctx, userID, "slack")
 }

@@ -147,6 +147,12 @@ func (w *workspace) copyAvatar(ctx context.Context, intent *appservice.IntentAPI
 	if url == "" {
 		return id.ContentURI{}, nil
 	}
+	return w.copyImage(ctx, intent, url, "avatar", maxAvatarBytes)
+}
+
+// copyImage downloads a public Slack image (an avatar, a custom emoji) of at most limit bytes
+// and uploads it to the media repository as intent.
+func (w *workspace) copyImage(ctx context.Context, intent *appservice.IntentAPI, url, name string, limit int) (id.ContentURI, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return id.ContentURI{}, err
@@ -157,16 +163,16 @@ func (w *workspace) copyAvatar(ctx context.Context, intent *appservice.IntentAPI
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return id.ContentURI{}, fmt.Errorf("avatar %s: %s", url, resp.Status)
+		return id.ContentURI{}, fmt.Errorf("%s %s: %s", name, url, resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAvatarBytes+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
 		return id.ContentURI{}, err
 	}
-	if len(data) > maxAvatarBytes {
-		return id.ContentURI{}, fmt.Errorf("avatar %s is larger than %d bytes", url, maxAvatarBytes)
+	if len(data) > limit {
+		return id.ContentURI{}, fmt.Errorf("%s %s is larger than %d bytes", name, url, limit)
 	}
-	up, err := intent.UploadMedia(ctx, mautrix.ReqUploadMedia{ContentBytes: data, ContentType: resp.Header.Get("Content-Type"), FileName: "avatar"})
+	up, err := intent.UploadMedia(ctx, mautrix.ReqUploadMedia{ContentBytes: data, ContentType: resp.Header.Get("Content-Type"), FileName: name})
 	if err != nil {
 		return id.ContentURI{}, err
 	}

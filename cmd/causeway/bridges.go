@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
-	"time"
 
 	mxappservice "maunium.net/go/mautrix/appservice"
-	"maunium.net/go/mautrix/id"
 
 	"causeway/appservice"
 	"causeway/bridges/bridge"
@@ -42,7 +40,7 @@ func registerBridges(cfg *fileConfig, registry *appservice.Registry, log *slog.L
 	mxreg := slackbridge.NewRegistration(cfg.Bridges.Slack, cfg.ServerName)
 	host := mxreg.ID + ".appservice.internal"
 	mxreg.URL = "http://" + host
-	if err := registerBuiltin(registry, mxreg); err != nil {
+	if err := registry.RegisterMautrix("built-in "+mxreg.ID+" bridge", mxreg); err != nil {
 		return nil, err
 	}
 	as, err := mxappservice.CreateFull(mxappservice.CreateOpts{
@@ -56,20 +54,6 @@ func registerBridges(cfg *fileConfig, registry *appservice.Registry, log *slog.L
 	bb.transport.Handle(host, http.NotFoundHandler())
 	bb.slack, bb.slackHost = as, host
 	return bb, nil
-}
-
-// registerBuiltin registers a bridge's registration as if it had been read from a file, so
-// that it is validated like any other.
-func registerBuiltin(registry *appservice.Registry, mxreg *mxappservice.Registration) error {
-	data, err := mxreg.YAML()
-	if err != nil {
-		return err
-	}
-	reg, err := appservice.ParseRegistration("built-in "+mxreg.ID+" bridge", []byte(data))
-	if err != nil {
-		return err
-	}
-	return registry.Register(reg)
 }
 
 // client is how the homeserver reaches appservices: built-in bridges in process, others over
@@ -86,7 +70,7 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 	bb.slack.HTTPClient = bb.transport.Client()
 	b, err := slackbridge.New(slackbridge.Options{
 		Config: cfg.Bridges.Slack, ServerName: cfg.ServerName, AppService: bb.slack,
-		Store: bridge.NewStore(srv.DB.SQL()), Puppets: newPuppets(registry, srv, "slack", log), PublicURL: cfg.PublicBaseURL(),
+		Store: bridge.NewStore(srv.DB.SQL()), Puppets: appservice.NewService(registry, srv.DB, srv.Accounts, nil, log).PuppetsOf("slack"), PublicURL: cfg.PublicBaseURL(),
 		Log: log.With("component", "slack"),
 	})
 	if err != nil {
@@ -118,23 +102,4 @@ func (bb *builtinBridges) routes() server.Option {
 		}
 		(*h).ServeHTTP(w, r)
 	}))
-}
-
-// puppets records the grants of a built-in bridge (bridge.Puppets): the same grants a user
-// could make themselves, made here once the user proved who they are to the bridge's bot.
-type puppets struct {
-	svc          *appservice.Service
-	appserviceID string
-}
-
-func newPuppets(registry *appservice.Registry, srv *server.Server, appserviceID string, log *slog.Logger) *puppets {
-	return &puppets{svc: appservice.NewService(registry, srv.DB, srv.Accounts, nil, log), appserviceID: appserviceID}
-}
-
-func (p *puppets) Grant(ctx context.Context, userID id.UserID) error {
-	return p.svc.Grant(ctx, userID, p.appserviceID, time.Now().UnixMilli())
-}
-
-func (p *puppets) Revoke(ctx context.Context, userID id.UserID) error {
-	return p.svc.Revoke(ctx, userID, p.appserviceID)
 }
