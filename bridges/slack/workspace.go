@@ -258,7 +258,7 @@ func (w *workspace) handleForUser(ctx context.Context, ev slackevents.EventsAPIE
 
 // needsCatchUp reports, once per channel and connection, that the channel should be caught up.
 func (w *workspace) needsCatchUp(channelID string) bool {
-	since := w.conn.Status().ConnectedSince
+	since := w.conn.ConnectedSince()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !since.Equal(w.caughtUpFor) {

@@ -83,6 +83,14 @@ func (c *Conn) Status() Status {
 	return st
 }
 
+// ConnectedSince is when the open connection got Slack's hello; zero when not connected. It is
+// Status().ConnectedSince without the rest of the snapshot, for once per event.
+func (c *Conn) ConnectedSince() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status.connectedSince
+}
+
 // update changes the status under Conn.mu.
 func (c *Conn) update(change func(s *connStatus)) {
 	c.mu.Lock()
