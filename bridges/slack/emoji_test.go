@@ -162,3 +162,26 @@ func TestRelayedAvatar(t *testing.T) {
 		}
 	})
 }
+
+func TestUsergroupMention(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		e := startEnv(t, driver, dsn)
+		group, err := e.slack.AddUserGroup(fakeslack.UserGroupSpec{Name: "Engineers", Handle: "eng", Users: []string{e.alice.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		roomID := e.portal(t, e.general.ID)
+		bob := e.user(t, "bob")
+		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.slack.Post(e.alice.ID, e.general.ID, "ping <!subteam^"+group+">"); err != nil {
+			t.Fatal(err)
+		}
+		msg := waitEvent(t, bob, roomID, "the mention", func(ev *event.Event) bool { return ev.Type == event.EventMessage })
+		if body := msg.Content.AsMessage().Body; body != "ping @eng" {
+			t.Errorf("body %q, want the group's handle", body)
+		}
+	})
+}

@@ -36,8 +36,10 @@ func (r resolver) Channel(slackChannelID string) (string, string, bool) {
 	return p.RoomID.URI(r.w.b.serverName).MatrixToURL(), p.Name, true
 }
 
-// Usergroup implements slackfmt.SlackResolver: user groups show as Slack wrote them.
-func (r resolver) Usergroup(string) (string, bool) { return "", false }
+// Usergroup implements slackfmt.SlackResolver: a user group shows as its handle.
+func (r resolver) Usergroup(groupID string) (string, bool) {
+	return r.w.usergroupHandle(context.Background(), groupID)
+}
 
 // CustomEmoji implements slackfmt.SlackResolver: the workspace's custom emoji, copied to the
 // media repository on first use.

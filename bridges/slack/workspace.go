@@ -44,8 +44,9 @@ type workspace struct {
 	space    id.RoomID
 	ready    atomic.Bool
 
-	locks sync.Map // channel ID -> *sync.Mutex: one writer per channel, either way
-	emoji emojiCache
+	locks      sync.Map // channel ID -> *sync.Mutex: one writer per channel, either way
+	emoji      emojiCache
+	usergroups usergroupCache
 
 	mu          sync.Mutex
 	channels    map[string]*slackapi.Channel // what conversations.info said, by ID
