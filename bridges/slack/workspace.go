@@ -93,6 +93,7 @@ func (w *workspace) lockChannel(channelID string) func() {
 // bot is, makes the space, brings every bridged channel up to date from its history, and
 // then follows Socket Mode.
 func (w *workspace) run(ctx context.Context) {
+	go w.announceFailure(ctx)
 	err := w.start(ctx)
 	if err == nil {
 		err = w.conn.Run(ctx, slackconn.HandlerFunc(w.handle))
@@ -102,7 +103,20 @@ func (w *workspace) run(ctx context.Context) {
 		w.lastErr = err
 		w.mu.Unlock()
 		w.log.ErrorContext(ctx, "Slack workspace stopped", "error", err)
-		w.announce(ctx, fmt.Sprintf("The Slack workspace %s is no longer bridged: %s. Fix its tokens in the configuration and restart Causeway.", w.cfg.Name, err))
+	}
+}
+
+// announceFailure tells the workspace's people, as soon as Slack refuses a token, that the
+// workspace is no longer bridged.
+func (w *workspace) announceFailure(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-w.conn.Failed():
+		if !w.ready.Load() {
+			return // refused before the workspace had a space: start's error says it
+		}
+		w.announce(ctx, fmt.Sprintf("The Slack workspace %s is no longer bridged: %s. Fix its tokens in the configuration and restart Causeway.",
+			w.cfg.Name, w.conn.Status().LastError))
 	}
 }
 

@@ -91,6 +91,10 @@ func (c *Conn) ConnectedSince() time.Time {
 	return c.status.connectedSince
 }
 
+// Failed is closed when Slack refuses the app or bot token: the moment Status shows AuthFailed,
+// before Run has finished winding down.
+func (c *Conn) Failed() <-chan struct{} { return c.failed }
+
 // update changes the status under Conn.mu.
 func (c *Conn) update(change func(s *connStatus)) {
 	c.mu.Lock()
