@@ -92,11 +92,7 @@ func TestMatrixToSlack(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
 		e := startEnv(t, driver, dsn)
-		roomID := e.portal(t, e.general.ID)
-		bob := e.user(t, "bob")
-		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
-			t.Fatal(err)
-		}
+		bob, roomID := e.joinGeneral(t, "bob")
 		sent, err := bob.SendMessageEvent(ctx, roomID, event.EventMessage, &event.MessageEventContent{
 			MsgType: event.MsgText, Body: "hi from matrix", Format: event.FormatHTML, FormattedBody: "hi from <strong>matrix</strong>",
 		})

@@ -36,11 +36,7 @@ func TestCustomEmoji(t *testing.T) {
 		image := pngBytes(t)
 		e.slack.AddEmoji("partyparrot", image)
 		e.slack.AddEmojiAlias("parrotwave", "partyparrot")
-		roomID := e.portal(t, e.general.ID)
-		bob := e.user(t, "bob")
-		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
-			t.Fatal(err)
-		}
+		bob, roomID := e.joinGeneral(t, "bob")
 		ts, err := e.slack.Post(e.alice.ID, e.general.ID, "party :parrotwave:")
 		if err != nil {
 			t.Fatal(err)
@@ -165,17 +161,12 @@ func TestRelayedAvatar(t *testing.T) {
 
 func TestUsergroupMention(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
-		ctx := context.Background()
 		e := startEnv(t, driver, dsn)
 		group, err := e.slack.AddUserGroup(fakeslack.UserGroupSpec{Name: "Engineers", Handle: "eng", Users: []string{e.alice.ID}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		roomID := e.portal(t, e.general.ID)
-		bob := e.user(t, "bob")
-		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
-			t.Fatal(err)
-		}
+		bob, roomID := e.joinGeneral(t, "bob")
 		if _, err := e.slack.Post(e.alice.ID, e.general.ID, "ping <!subteam^"+group+">"); err != nil {
 			t.Fatal(err)
 		}

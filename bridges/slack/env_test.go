@@ -170,6 +170,18 @@ func (e *env) user(t *testing.T, localpart string) *mautrix.Client {
 	return cli
 }
 
+// joinGeneral registers a Matrix user who joins the portal of #general, and returns them with
+// the portal's room.
+func (e *env) joinGeneral(t *testing.T, localpart string) (*mautrix.Client, id.RoomID) {
+	t.Helper()
+	roomID := e.portal(t, e.general.ID)
+	cli := e.user(t, localpart)
+	if _, err := cli.JoinRoomByID(context.Background(), roomID); err != nil {
+		t.Fatalf("%s joins the portal of #general: %v", localpart, err)
+	}
+	return cli, roomID
+}
+
 // ghost is the Matrix user of a Slack user.
 func (e *env) ghost(slackUserID string) id.UserID {
 	return id.UserID("@slack_" + strings.ToLower(e.slack.TeamID()) + "_" + strings.ToLower(slackUserID) + ":localhost")

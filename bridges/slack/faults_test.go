@@ -59,13 +59,8 @@ func numbered(prefix string, from, to int) []string {
 // every message is in the portal once, in order.
 func TestRestartLeavesNoGap(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
-		ctx := context.Background()
 		e := startEnv(t, driver, dsn)
-		roomID := e.portal(t, e.general.ID)
-		bob := e.user(t, "bob")
-		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
-			t.Fatal(err)
-		}
+		bob, roomID := e.joinGeneral(t, "bob")
 		want := numbered("message", 0, 30)
 		for _, text := range want[:10] {
 			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text); err != nil {
@@ -99,13 +94,8 @@ func TestRestartLeavesNoGap(t *testing.T) {
 // of the channel, written while Causeway was down and never delivered, is caught up.
 func TestRestartCatchesUpThreads(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
-		ctx := context.Background()
 		e := startEnv(t, driver, dsn)
-		roomID := e.portal(t, e.general.ID)
-		bob := e.user(t, "bob")
-		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
-			t.Fatal(err)
-		}
+		bob, roomID := e.joinGeneral(t, "bob")
 		root, err := e.slack.Post(e.alice.ID, e.general.ID, "a question")
 		if err != nil {
 			t.Fatal(err)
@@ -139,13 +129,8 @@ func TestRestartCatchesUpThreads(t *testing.T) {
 // posts 300 messages: each arrives once, in order.
 func TestDisconnectsLoseNothing(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
-		ctx := context.Background()
 		e := startEnv(t, driver, dsn)
-		roomID := e.portal(t, e.general.ID)
-		bob := e.user(t, "bob")
-		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
-			t.Fatal(err)
-		}
+		bob, roomID := e.joinGeneral(t, "bob")
 		want := numbered("stream", 0, 300)
 		for i, text := range want {
 			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text); err != nil {
@@ -165,11 +150,7 @@ func TestRateLimitedPostsArriveInOrder(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
 		e := startEnv(t, driver, dsn)
-		roomID := e.portal(t, e.general.ID)
-		bob := e.user(t, "bob")
-		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
-			t.Fatal(err)
-		}
+		bob, roomID := e.joinGeneral(t, "bob")
 		e.slack.RateLimit("chat.postMessage", 3, time.Second)
 		want := numbered("limited", 0, 5)
 		for _, text := range want {

@@ -15,11 +15,7 @@ func TestPinsAndChannelInfoBothWays(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
 		e := startEnv(t, driver, dsn)
-		roomID := e.portal(t, e.general.ID)
-		bob := e.user(t, "bob")
-		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
-			t.Fatal(err)
-		}
+		bob, roomID := e.joinGeneral(t, "bob")
 		ts, err := e.slack.Post(e.alice.ID, e.general.ID, "pin me")
 		if err != nil {
 			t.Fatal(err)

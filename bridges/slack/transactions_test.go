@@ -18,11 +18,7 @@ func TestTransactionAnsweredOnceBridged(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
 		e := startEnv(t, driver, dsn)
-		roomID := e.portal(t, e.general.ID)
-		bob := e.user(t, "bob")
-		if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
-			t.Fatal(err)
-		}
+		bob, roomID := e.joinGeneral(t, "bob")
 		put := func(txnID, token, body string) int {
 			t.Helper()
 			req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://slack.appservice.internal/_matrix/app/v1/transactions/"+txnID, strings.NewReader(body))
