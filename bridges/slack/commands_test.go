@@ -301,7 +301,7 @@ func TestDirectMessages(t *testing.T) {
 
 		// What carol writes while Causeway is down, and Slack never delivers, is caught up
 		// from the DM's history with alice's token.
-		e.stop()
+		e.down(t)
 		if _, err := e.slack.Post(carol.ID, direct.ID, "while you were away"); err != nil {
 			t.Fatal(err)
 		}

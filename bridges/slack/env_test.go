@@ -143,6 +143,18 @@ func (e *env) stop() {
 	e.srv = nil
 }
 
+// down stops the stack as stop does and waits until Slack has noticed the app is gone, so
+// that what Slack users post from now on waits for a new connection.
+func (e *env) down(t *testing.T) {
+	t.Helper()
+	e.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.slack.WaitDisconnected(ctx); err != nil {
+		t.Fatalf("the bridge's Socket Mode connection is still open after stopping: %v", err)
+	}
+}
+
 // portal waits for the portal of a Slack channel and returns its room.
 func (e *env) portal(t *testing.T, channelID string) id.RoomID {
 	t.Helper()

@@ -69,7 +69,7 @@ func TestRestartLeavesNoGap(t *testing.T) {
 		}
 		wantBodies(t, bob, roomID, e.ghost(e.alice.ID), want[:10])
 
-		e.stop()
+		e.down(t)
 		for _, text := range want[10:20] {
 			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text); err != nil {
 				t.Fatal(err)
@@ -111,7 +111,7 @@ func TestRestartCatchesUpThreads(t *testing.T) {
 		}
 		wantBodies(t, bob, roomID, e.ghost(e.alice.ID), []string{"a question", "a first answer", "meanwhile, in the channel"})
 
-		e.stop()
+		e.down(t)
 		if _, err := e.slack.Post(e.alice.ID, e.general.ID, "a late answer", fakeslack.InThread(root)); err != nil {
 			t.Fatal(err)
 		}

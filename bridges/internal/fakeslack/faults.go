@@ -80,3 +80,9 @@ func (s *Server) WaitAcked(ctx context.Context) error { return s.hub.waitAcked(c
 
 // WaitSockets blocks until n Socket Mode connections are open and greeted, or ctx is done.
 func (s *Server) WaitSockets(ctx context.Context, n int) error { return s.hub.waitConns(ctx, n) }
+
+// WaitDisconnected blocks until no Socket Mode connection is open, or ctx is done: Slack has
+// noticed that the app went away, so what it sends from now on waits for a new connection.
+func (s *Server) WaitDisconnected(ctx context.Context) error {
+	return s.hub.waitUntil(ctx, func() bool { return len(s.hub.conns) == 0 })
+}
