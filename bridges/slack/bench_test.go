@@ -17,7 +17,7 @@ import (
 
 	"causeway/appservice"
 	"causeway/bridges/bridge"
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 	slackbridge "causeway/bridges/slack"
 	"causeway/homeserver/config"
 	"causeway/homeserver/server"

@@ -8,7 +8,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 	"causeway/homeserver/storage/storagetest"
 )
 

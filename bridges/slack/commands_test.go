@@ -11,7 +11,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/bridges/bridge"
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 	"causeway/homeserver/storage/storagetest"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"causeway/appservice"
 	"causeway/bridges/bridge"
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 	slackbridge "causeway/bridges/slack"
 	"causeway/homeserver/accounts"
 	"causeway/homeserver/config"

@@ -13,7 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/bridges/bridge"
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 	slackbridge "causeway/bridges/slack"
 	"causeway/homeserver/storage/storagetest"
 )

@@ -19,7 +19,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/bridges/bridge"
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 	"causeway/homeserver/storage/storagetest"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"maunium.net/go/mautrix/event"
 
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 	"causeway/homeserver/storage/storagetest"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/slack-go/slack/slackevents"
 
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 	"causeway/bridges/slack/slackconn"
 )
 

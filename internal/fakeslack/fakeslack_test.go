@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	slackgo "github.com/slack-go/slack"
 
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 )
 
 // fixture is a workspace with two people and a channel the bot is in.

@@ -13,7 +13,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 )
 
 // eventTimeout bounds each wait for a Socket Mode event.

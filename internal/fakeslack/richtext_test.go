@@ -7,7 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	slackgo "github.com/slack-go/slack"
 
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 )
 
 // section, text and the other helpers build the expected elements of a rich_text block.

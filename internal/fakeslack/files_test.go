@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	slackgo "github.com/slack-go/slack"
 
-	"causeway/bridges/internal/fakeslack"
+	"causeway/internal/fakeslack"
 )
 
 func TestUploadAndDownload(t *testing.T) {
