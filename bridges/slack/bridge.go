@@ -66,11 +66,13 @@ type Bridge struct {
 	store      *bridge.Store
 	log        *slog.Logger
 	workspaces []*workspace
+	httpClient *http.Client // reaches Slack (and the files and avatars of imports)
 	ghostIDs   *regexp.Regexp // matches the user IDs of ghosts (and no one else)
 	puppets    bridge.Puppets // nil: no double puppeting of Slack-originated messages
 	publicURL  string         // where Slack fetches relayed users' avatars; "" for none
 	avatars    avatarSigner
 
+	locks    sync.Map     // team ID + "/" + channel ID -> *sync.Mutex: one writer per channel
 	handling sync.Mutex   // held while a transaction of Matrix events is bridged
 	txns     transactions // the transactions handled lately
 
@@ -93,6 +95,7 @@ func New(opts Options) (*Bridge, error) {
 	if client == nil {
 		client = &http.Client{Timeout: defaultHTTPTimeout}
 	}
+	b.httpClient = client
 	for _, wc := range opts.Config.Workspaces {
 		w, err := newWorkspace(b, wc, client, opts.MinBackoff, opts.MaxBackoff)
 		if err != nil {

@@ -70,11 +70,7 @@ func (w *workspace) emojiURL(ctx context.Context, name string) (string, bool) {
 	loaded := w.emoji.urls != nil
 	w.emoji.mu.Unlock()
 	if !loaded {
-		var urls map[string]string
-		err := w.call(ctx, "emoji.list", func(ctx context.Context) (err error) {
-			urls, err = w.bot().GetEmojiContext(ctx)
-			return err
-		})
+		urls, err := w.src.CustomEmoji(ctx)
 		if err != nil {
 			w.log.WarnContext(ctx, "cannot list custom emoji", "error", err)
 			return "", false

@@ -56,11 +56,7 @@ func userProfile(u *slackapi.User) profile {
 // userGhost returns the intent of a Slack user's ghost, registered and with its profile current.
 func (w *workspace) userGhost(ctx context.Context, userID string) (*appservice.IntentAPI, error) {
 	return w.ghost(ctx, userID, func() (profile, error) {
-		var u *slackapi.User
-		err := w.call(ctx, "users.info", func(ctx context.Context) (err error) {
-			u, err = w.bot().GetUserInfoContext(ctx, userID)
-			return err
-		})
+		u, err := w.src.User(ctx, userID)
 		if err != nil {
 			return profile{}, err
 		}
@@ -71,11 +67,7 @@ func (w *workspace) userGhost(ctx context.Context, userID string) (*appservice.I
 // botGhost returns the intent of a Slack bot's ghost (a message with a bot_id and no user).
 func (w *workspace) botGhost(ctx context.Context, botID string) (*appservice.IntentAPI, error) {
 	return w.ghost(ctx, botID, func() (profile, error) {
-		var bot *slackapi.Bot
-		err := w.call(ctx, "bots.info", func(ctx context.Context) (err error) {
-			bot, err = w.bot().GetBotInfoContext(ctx, slackapi.GetBotInfoParameters{Bot: botID})
-			return err
-		})
+		bot, err := w.src.Bot(ctx, botID)
 		if err != nil {
 			return profile{}, err
 		}

@@ -10,6 +10,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -109,37 +110,53 @@ func (w *workspace) bridgeMessage(ctx context.Context, m *slackapi.Msg) error {
 	if err != nil {
 		return err
 	}
+	_, err = w.sendParts(ctx, portal, m, done, false)
+	return err
+}
+
+// sendParts sends the parts of a message that are not in done (those bridged before, when the
+// bridge stopped between parts) to the portal's room, and records each; with markEdit an edited
+// message also gets its edit, as a last part, so that clients mark it edited. It returns the
+// files that could not be copied. The caller holds the channel's lock.
+func (w *workspace) sendParts(ctx context.Context, portal bridge.Portal, m *slackapi.Msg, done []bridge.Message, markEdit bool) ([]MissingFile, error) {
 	intent, err := w.senderIntent(ctx, m)
 	if err != nil || intent == nil {
-		return err
+		return nil, err
 	}
 	if err := intent.EnsureJoined(ctx, portal.RoomID); err != nil {
-		return fmt.Errorf("join %s to %s: %w", intent.UserID, portal.RoomID, err)
+		return nil, fmt.Errorf("join %s to %s: %w", intent.UserID, portal.RoomID, err)
 	}
-	ts := slackMillis(m.Timestamp)
-	thread, err := w.threadOf(ctx, m)
+	thread, err := w.threadOf(ctx, m, portal.RoomID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// A message cut short (the bridge stopped between its parts) goes on after the parts it has.
-	s := sender{w: w, intent: intent, portal: portal, msg: m, ts: ts, thread: thread, done: len(done)}
-	if text := w.messageContent(ctx, m); text != nil {
+	s := sender{w: w, intent: intent, portal: portal, msg: m, ts: slackMillis(m.Timestamp), thread: thread, done: len(done)}
+	if len(done) > 0 {
+		s.first = done[0].EventID
+	}
+	text := w.messageContent(ctx, m)
+	if text != nil {
 		if err := s.send(ctx, text, thread.inThread()); err != nil {
-			return err
+			return nil, err
 		}
 		if m.SubType == "thread_broadcast" {
 			// Also sent to the channel: its copy in the main timeline.
 			if err := s.send(ctx, w.messageContent(ctx, m), false); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	for _, f := range m.Files {
 		if err := s.sendFile(ctx, f); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	if markEdit && m.Edited != nil && text != nil {
+		if err := s.sendEdit(ctx, w.messageContent(ctx, m), slackMillis(m.Edited.Timestamp)); err != nil {
+			return nil, err
+		}
+	}
+	return s.missing, nil
 }
 
 // isOwnPost reports whether a message is the bot's own post (a relayed Matrix message) coming
@@ -153,6 +170,8 @@ func (w *workspace) isOwnPost(m *slackapi.Msg) bool {
 // the ghost of its user or bot. Messages of neither (rare system messages) are not bridged: nil.
 func (w *workspace) senderIntent(ctx context.Context, m *slackapi.Msg) (*appservice.IntentAPI, error) {
 	switch {
+	case m.User != "" && w.mapped[m.User] != "":
+		return w.b.as.Intent(w.mapped[m.User]), nil // an import's --user-map
 	case m.User != "":
 		if login, err := w.b.store.LoginByRemote(ctx, w.key, m.User); err == nil && w.b.puppets != nil {
 			return w.b.as.Intent(login.UserID), nil
@@ -199,14 +218,14 @@ type thread struct {
 
 func (t thread) inThread() bool { return t.rootEventID != "" }
 
-// threadOf finds the thread of a reply. A reply whose root was never bridged (older than the
-// portal) goes to the main timeline.
-func (w *workspace) threadOf(ctx context.Context, m *slackapi.Msg) (thread, error) {
+// threadOf finds the thread of a reply in a room. A reply whose root was never bridged (older
+// than the portal), or is in another room (an imported past), goes to the main timeline.
+func (w *workspace) threadOf(ctx context.Context, m *slackapi.Msg, roomID id.RoomID) (thread, error) {
 	if m.ThreadTimestamp == "" || m.ThreadTimestamp == m.Timestamp {
 		return thread{}, nil
 	}
 	root, err := w.b.store.Message(ctx, w.key, m.Channel, m.ThreadTimestamp)
-	if err != nil || len(root) == 0 {
+	if err != nil || len(root) == 0 || root[0].RoomID != roomID {
 		return thread{}, err
 	}
 	return thread{rootRemoteID: m.ThreadTimestamp, rootEventID: root[0].EventID}, nil
@@ -235,6 +254,9 @@ type sender struct {
 	thread thread
 	part   int // the part being sent
 	done   int // parts bridged before: skipped
+
+	first   id.EventID    // the message's first event, once sent: what an edit replaces
+	missing []MissingFile // the files that could not be copied
 }
 
 // send posts one part, in the thread or in the main timeline.
@@ -246,11 +268,32 @@ func (s *sender) send(ctx context.Context, content *event.MessageEventContent, i
 	if inThread {
 		content.RelatesTo = (&event.RelatesTo{}).SetThread(s.thread.rootEventID, s.thread.rootEventID)
 	}
-	resp, err := s.intent.SendMassagedMessageEvent(ctx, s.portal.RoomID, event.EventMessage, marked(content), s.ts)
+	return s.sendEvent(ctx, marked(content), s.ts, inThread)
+}
+
+// sendEvent posts the current part, at ts, with a transaction ID made of the message and the
+// part: sent again after a crash between sending and recording, it is the same event, which
+// the homeserver returns instead of posting it twice.
+func (s *sender) sendEvent(ctx context.Context, content *event.Content, ts int64, inThread bool) error {
+	txnID := fmt.Sprintf("slack.%s.%s.%d", s.msg.Channel, s.msg.Timestamp, s.part)
+	resp, err := s.intent.SendMessageEvent(ctx, s.portal.RoomID, event.EventMessage, content, mautrix.ReqSendEvent{Timestamp: ts, TransactionID: txnID})
 	if err != nil {
 		return fmt.Errorf("send %s to %s: %w", s.msg.Timestamp, s.portal.RoomID, err)
 	}
+	if s.part == 0 {
+		s.first = resp.EventID
+	}
 	return s.record(ctx, resp.EventID, inThread)
+}
+
+// sendEdit posts, as the current part, an edit of the first part that leaves it as it is:
+// clients then show the message as edited, at ts.
+func (s *sender) sendEdit(ctx context.Context, content *event.MessageEventContent, ts int64) error {
+	if s.part < s.done {
+		s.part++
+		return nil
+	}
+	return s.sendEvent(ctx, marked(editOf(s.first, content)), ts, false)
 }
 
 // record notes that the current part became eventID.
@@ -287,19 +330,25 @@ func (w *workspace) onEdit(ctx context.Context, channelID string, m, prev *slack
 	if content == nil {
 		return nil
 	}
-	edit := &event.MessageEventContent{
-		MsgType: content.MsgType, Body: "* " + content.Body, NewContent: content,
-		RelatesTo: (&event.RelatesTo{}).SetReplace(parts[0].EventID),
-	}
-	if content.FormattedBody != "" {
-		edit.Format, edit.FormattedBody = event.FormatHTML, "* "+content.FormattedBody
-	}
+	edit := editOf(parts[0].EventID, content)
 	editTS := time.Now().UnixMilli()
 	if m.Edited != nil {
 		editTS = slackMillis(m.Edited.Timestamp)
 	}
 	_, err = w.b.as.Intent(parts[0].Sender).SendMassagedMessageEvent(ctx, parts[0].RoomID, event.EventMessage, marked(edit), editTS)
 	return err
+}
+
+// editOf is the m.replace of target that makes it content.
+func editOf(target id.EventID, content *event.MessageEventContent) *event.MessageEventContent {
+	edit := &event.MessageEventContent{
+		MsgType: content.MsgType, Body: "* " + content.Body, NewContent: content,
+		RelatesTo: (&event.RelatesTo{}).SetReplace(target),
+	}
+	if content.FormattedBody != "" {
+		edit.Format, edit.FormattedBody = event.FormatHTML, "* "+content.FormattedBody
+	}
+	return edit
 }
 
 // onDelete redacts every part of a deleted message.

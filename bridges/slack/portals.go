@@ -50,11 +50,7 @@ func (w *workspace) portal(ctx context.Context, channelID string) (bridge.Portal
 	if err == nil || !bridge.IsNotFound(err) {
 		return p, err
 	}
-	var ch *slackapi.Channel
-	err = w.call(ctx, "conversations.info", func(ctx context.Context) (err error) {
-		ch, err = w.bot().GetConversationInfoContext(ctx, &slackapi.GetConversationInfoInput{ChannelID: channelID})
-		return err
-	})
+	ch, err := w.src.Conversation(ctx, channelID)
 	if err != nil {
 		return bridge.Portal{}, fmt.Errorf("channel %s: %w", channelID, err)
 	}

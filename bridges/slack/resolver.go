@@ -16,6 +16,9 @@ type resolver struct {
 // User implements slackfmt.SlackResolver.
 func (r resolver) User(slackUserID string) (id.UserID, string, bool) {
 	ctx := context.Background()
+	if mx := r.w.mapped[slackUserID]; mx != "" {
+		return mx, "", true
+	}
 	if l, err := r.w.b.store.LoginByRemote(ctx, r.w.key, slackUserID); err == nil {
 		return l.UserID, "", true
 	}

@@ -26,20 +26,14 @@ func (w *workspace) usergroupHandle(ctx context.Context, groupID string) (string
 	if c.handles == nil || time.Since(c.loadedAt) > usergroupTTL {
 		ctx, cancel := context.WithTimeout(ctx, emojiTimeout)
 		defer cancel()
-		err := w.call(ctx, "usergroups.list", func(ctx context.Context) error {
-			groups, err := w.bot().GetUserGroupsContext(ctx)
-			if err != nil {
-				return err
-			}
-			c.handles = make(map[string]string, len(groups))
-			for _, g := range groups {
-				c.handles[g.ID] = g.Handle
-			}
-			return nil
-		})
+		groups, err := w.src.UserGroups(ctx)
 		if err != nil {
 			w.log.WarnContext(ctx, "cannot list user groups", "error", err)
 			return "", false
+		}
+		c.handles = make(map[string]string, len(groups))
+		for _, g := range groups {
+			c.handles[g.ID] = g.Handle
 		}
 		c.loadedAt = time.Now()
 	}

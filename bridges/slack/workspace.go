@@ -31,7 +31,8 @@ const (
 type workspace struct {
 	b    *Bridge
 	cfg  WorkspaceConfig
-	conn *slackconn.Conn
+	conn *slackconn.Conn // nil for a workspace that is only imported (History)
+	src  Source
 	http *http.Client
 	log  *slog.Logger
 
@@ -44,7 +45,8 @@ type workspace struct {
 	space    id.RoomID
 	ready    atomic.Bool
 
-	locks      sync.Map // channel ID -> *sync.Mutex: one writer per channel, either way
+	mapped map[string]id.UserID // Slack user ID -> the Matrix account an import attributes them to
+
 	emoji      emojiCache
 	usergroups usergroupCache
 
@@ -69,8 +71,10 @@ func newWorkspace(b *Bridge, cfg WorkspaceConfig, client *http.Client, minBackof
 		Name: cfg.Name, AppToken: appToken, BotToken: botToken, APIURL: cfg.APIURL, HTTPClient: client, Log: log,
 		MinBackoff: minBackoff, MaxBackoff: maxBackoff, AuthCheckInterval: authCheckInterval,
 	})
-	return &workspace{b: b, cfg: cfg, conn: conn, http: client, log: log,
-		channels: map[string]*slackapi.Channel{}, caughtUp: map[string]bool{}}, nil
+	w := &workspace{b: b, cfg: cfg, conn: conn, http: client, log: log,
+		channels: map[string]*slackapi.Channel{}, caughtUp: map[string]bool{}}
+	w.src = apiSource{w: w}
+	return w, nil
 }
 
 // bot is the slack-go client of the bot token; call it inside call.
@@ -81,9 +85,10 @@ func (w *workspace) call(ctx context.Context, method string, fn func(ctx context
 	return w.conn.API().Do(ctx, method, fn)
 }
 
-// lockChannel serialises the work on one channel, and returns the unlock.
+// lockChannel serialises the work on one channel (live, catch-up and imports alike), and returns
+// the unlock.
 func (w *workspace) lockChannel(channelID string) func() {
-	l, _ := w.locks.LoadOrStore(channelID, &sync.Mutex{})
+	l, _ := w.b.locks.LoadOrStore(w.key.Workspace+"/"+channelID, &sync.Mutex{})
 	mu := l.(*sync.Mutex)
 	mu.Lock()
 	return mu.Unlock

@@ -136,7 +136,7 @@ func (w *workspace) dispatch(name, tokenValue string, params url.Values) obj {
 	if err != nil {
 		return errorBody(err)
 	}
-	if m.appOnly != (tok.kind == appToken) {
+	if m.appOnly != (tok.kind == appToken) || tok.kind == exportTokenKind {
 		return errorBody(errNotAllowedToken)
 	}
 	answer, err := m.handle(w, &call{params: params, token: tok})

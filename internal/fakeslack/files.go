@@ -386,15 +386,20 @@ func (w *workspace) handleFileInfo(c *call) (obj, error) {
 }
 
 // serveFile serves GET /files-pri/{team}-{file}/[download/]{name}: a file's content for a
-// bot or user token in an "Authorization: Bearer" header.
+// bot or user token in an "Authorization: Bearer" header, or an export's token in ?t=.
 func (s *Server) serveFile(rw http.ResponseWriter, r *http.Request) {
 	_, fileID, _ := strings.Cut(r.PathValue("teamFile"), "-")
 	s.mu.Lock()
 	f, ok := s.ws.files[fileID]
 	allowed := false
 	if ok {
-		tok, err := s.ws.authenticate(bearerToken(r))
-		allowed = err == nil && tok.kind != appToken && s.ws.canRead(f, tok.userID)
+		if t := r.URL.Query().Get("t"); t != "" {
+			tok, err := s.ws.authenticate(t)
+			allowed = err == nil && tok.kind == exportTokenKind
+		} else {
+			tok, err := s.ws.authenticate(bearerToken(r))
+			allowed = err == nil && tok.kind != appToken && tok.kind != exportTokenKind && s.ws.canRead(f, tok.userID)
+		}
 	}
 	var file File
 	var data []byte

@@ -12,6 +12,7 @@ const (
 	botToken  tokenKind = iota + 1 // xoxb-: the app's bot user
 	appToken                       // xapp-: app-level, only for apps.connections.open
 	userToken                      // xoxp-: a user who installed the app (double puppeting)
+	exportTokenKind                // xoxe-: signs the file links of an export, for those files only
 )
 
 // token is an issued token and whom it acts for.
@@ -23,7 +24,7 @@ type token struct {
 
 // issueToken creates a token of the given kind for userID.
 func (w *workspace) issueToken(kind tokenKind, userID string) string {
-	prefix := map[tokenKind]string{botToken: "xoxb", appToken: "xapp", userToken: "xoxp"}[kind]
+	prefix := map[tokenKind]string{botToken: "xoxb", appToken: "xapp", userToken: "xoxp", exportTokenKind: "xoxe"}[kind]
 	value := fmt.Sprintf("%s-1-%s-%s", prefix, w.team.id, randomHex(12))
 	w.tokens[value] = &token{kind: kind, userID: userID}
 	return value
