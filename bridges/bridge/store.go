@@ -257,6 +257,29 @@ func (s *Store) LatestMessage(ctx context.Context, k Key, channelID string) (Mes
 	return m, nil
 }
 
+// OldestMessage returns the oldest bridged message of a channel by sort key, threads included,
+// or ErrNotFound: where an imported past must end to come before it.
+func (s *Store) OldestMessage(ctx context.Context, k Key, channelID string) (Message, error) {
+	m, err := scanMessage(s.db.QueryRow(ctx, `SELECT `+messageColumns+` FROM bridge_messages
+		WHERE network = $1 AND workspace = $2 AND channel_id = $3
+		ORDER BY sort_key, part LIMIT 1`, k.Network, k.Workspace, channelID))
+	if err != nil {
+		return Message{}, fmt.Errorf("oldest message of %s: %w", channelID, err)
+	}
+	return m, nil
+}
+
+// CountMessages counts the remote messages of a channel that were bridged or imported.
+func (s *Store) CountMessages(ctx context.Context, k Key, channelID string) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM bridge_messages
+		WHERE network = $1 AND workspace = $2 AND channel_id = $3 AND part = 0`, k.Network, k.Workspace, channelID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count messages of %s: %w", channelID, err)
+	}
+	return n, nil
+}
+
 // RecentThreads returns the roots of a channel's threads that had a reply bridged at or after
 // sinceTS (Unix ms): where replies may have been missed while the bridge was away.
 func (s *Store) RecentThreads(ctx context.Context, k Key, channelID string, sinceTS int64) ([]string, error) {

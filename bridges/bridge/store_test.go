@@ -83,6 +83,16 @@ func TestStoreMessageMap(t *testing.T) {
 		if m, err := s.LatestMessage(ctx, slackT1, "C1"); err != nil || m.RemoteID != "200.1" {
 			t.Errorf("LatestMessage = %+v, %v; want 200.1", m, err)
 		}
+		// Where an imported past must end: the oldest message, threads included.
+		if m, err := s.OldestMessage(ctx, slackT1, "C1"); err != nil || m.RemoteID != "100.1" || m.Part != 0 {
+			t.Errorf("OldestMessage = %+v, %v; want 100.1 part 0", m, err)
+		}
+		if n, err := s.CountMessages(ctx, slackT1, "C1"); err != nil || n != 3 {
+			t.Errorf("CountMessages = %d, %v; want 3 messages (4 parts)", n, err)
+		}
+		if _, err := s.OldestMessage(ctx, slackT1, "C2"); !bridge.IsNotFound(err) {
+			t.Errorf("OldestMessage of a channel without messages: %v, want not found", err)
+		}
 		if err := s.DeleteMessage(ctx, slackT1, "C1", "100.1"); err != nil {
 			t.Fatal(err)
 		}

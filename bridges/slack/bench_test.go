@@ -17,11 +17,11 @@ import (
 
 	"causeway/appservice"
 	"causeway/bridges/bridge"
-	"causeway/internal/fakeslack"
 	slackbridge "causeway/bridges/slack"
 	"causeway/homeserver/config"
 	"causeway/homeserver/server"
 	"causeway/homeserver/storage/storagetest"
+	"causeway/internal/fakeslack"
 )
 
 // benchEnv is the stack of startEnv for benchmarks: the fake workspace, the homeserver with the

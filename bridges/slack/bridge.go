@@ -66,7 +66,7 @@ type Bridge struct {
 	store      *bridge.Store
 	log        *slog.Logger
 	workspaces []*workspace
-	httpClient *http.Client // reaches Slack (and the files and avatars of imports)
+	httpClient *http.Client   // reaches Slack (and the files and avatars of imports)
 	ghostIDs   *regexp.Regexp // matches the user IDs of ghosts (and no one else)
 	puppets    bridge.Puppets // nil: no double puppeting of Slack-originated messages
 	publicURL  string         // where Slack fetches relayed users' avatars; "" for none
@@ -254,6 +254,16 @@ func (b *Bridge) Statuses(ctx context.Context) []WorkspaceStatus {
 		out[i] = w.status(ctx)
 	}
 	return out
+}
+
+// WorkspaceTeam returns the Slack team ID and name of a configured workspace that has
+// connected: where an import into that workspace's portals goes.
+func (b *Bridge) WorkspaceTeam(name string) (teamID, teamName string, err error) {
+	w, err := b.workspaceNamed(name)
+	if err != nil {
+		return "", "", err
+	}
+	return w.key.Workspace, w.teamName, nil
 }
 
 // workspaceNamed finds a configured workspace by its name.

@@ -8,8 +8,8 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"causeway/internal/fakeslack"
 	"causeway/homeserver/storage/storagetest"
+	"causeway/internal/fakeslack"
 )
 
 func TestSlackToMatrix(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/bridges/bridge"
-	"causeway/internal/fakeslack"
 	"causeway/homeserver/storage/storagetest"
+	"causeway/internal/fakeslack"
 )
 
 const botID = id.UserID("@slackbot:localhost")

@@ -2,44 +2,35 @@ package slack_test
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"maunium.net/go/mautrix"
-	mxappservice "maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"causeway/appservice"
 	"causeway/bridges/bridge"
-	"causeway/internal/fakeslack"
 	slackbridge "causeway/bridges/slack"
 	"causeway/homeserver/accounts"
-	"causeway/homeserver/config"
 	"causeway/homeserver/server"
+	"causeway/internal/fakeslack"
+	"causeway/internal/slackstack"
 )
 
 // env is the whole stack of an end-to-end test: a fake Slack workspace, the homeserver with
 // the bridge wired in process as cmd wires it, and Matrix users over real HTTP.
 type env struct {
 	slack   *fakeslack.Server
+	stack   *slackstack.Stack
 	srv     *server.Server
-	hs      *httptest.Server
 	hsURL   string
 	store   *bridge.Store
 	bridge  *slackbridge.Bridge
 	alice   fakeslack.User    // a Slack user
 	general fakeslack.Channel // a channel the bot is in
-	cancel  context.CancelFunc
-	done    chan struct{}
-
-	directory bridge.Directory // the admin API's view of the running bridge
 
 	extraWorkspaces []slackbridge.WorkspaceConfig // configured after the fake's, before startServer
 
@@ -67,81 +58,17 @@ func startEnv(t *testing.T, driver, dsn string, extra ...slackbridge.WorkspaceCo
 // startServer boots the homeserver and the bridge on dsn.
 func (e *env) startServer(t *testing.T, dsn string) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.ServerName = "localhost"
-	cfg.DataDir = t.TempDir()
-	cfg.Registration.Mode = config.RegistrationOpen
-	cfg.ClientAPI.RateLimit.Enabled = false
-	cfg.Database.URL = dsn
-	var bridgeCfg slackbridge.Config
-	bridgeCfg.Defaults()
-	bridgeCfg.Workspaces = append([]slackbridge.WorkspaceConfig{{
+	workspaces := append([]slackbridge.WorkspaceConfig{{
 		Name: "test", AppToken: slackbridge.Secret(e.slack.AppToken()), BotToken: slackbridge.Secret(e.slack.BotToken()),
 		APIURL: e.slack.APIURL(), Channels: slackbridge.ChannelList{"all"}, Relay: true,
 	}}, e.extraWorkspaces...)
-
-	log := slog.New(slog.DiscardHandler)
-	if os.Getenv("CAUSEWAY_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	registry := appservice.NewRegistry(cfg.ServerName)
-	mxreg := slackbridge.NewRegistration(bridgeCfg, cfg.ServerName)
-	mxreg.URL = "http://slack.appservice.internal"
-	if err := registry.RegisterMautrix("slack", mxreg); err != nil {
-		t.Fatal(err)
-	}
-	as, err := mxappservice.CreateFull(mxappservice.CreateOpts{Registration: mxreg, HomeserverDomain: cfg.ServerName, HomeserverURL: "http://causeway.internal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	transport := appservice.NewInProcessTransport(nil, log)
-	transport.Handle("slack.appservice.internal", http.NotFoundHandler()) // the bridge's Router, below
-
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, log, appservice.Layer(registry, transport.Client(),
-		appservice.SenderOptions{MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}),
-		server.WithBridges(&e.directory))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	transport.Handle("causeway.internal", srv.Handler())
-	as.HTTPClient = transport.Client()
-	// Served as cmd serves them: the bridge's public avatars next to the server's endpoints.
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
-	hs := httptest.NewServer(mux)
-
-	e.srv, e.hs, e.hsURL, e.store, e.cancel, e.done = srv, hs, hs.URL, bridge.NewStore(srv.DB.SQL()), cancel, make(chan struct{})
-	e.bridge, err = slackbridge.New(slackbridge.Options{
-		Config: bridgeCfg, ServerName: cfg.ServerName, AppService: as, Store: e.store, PublicURL: hs.URL,
-		Puppets:    appservice.NewService(registry, srv.DB, srv.Accounts, nil, log).PuppetsOf("slack"),
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Log: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	transport.Handle("slack.appservice.internal", e.bridge.Router(as.Router))
-	e.transport, e.hsToken = transport, mxreg.ServerToken
-	e.directory.Add("slack", e.bridge)
-	mux.Handle(slackbridge.AvatarPath, e.bridge.AvatarHandler())
-	bg := make(chan struct{})
-	go func() { srv.RunBackground(ctx); close(bg) }()
-	go func() { e.bridge.Run(ctx); <-bg; close(e.done) }()
-	t.Cleanup(e.stop)
+	st := slackstack.Start(t, slackstack.Options{DSN: dsn, Workspaces: workspaces})
+	e.stack, e.srv, e.hsURL, e.store, e.bridge = st, st.Server, st.URL, st.Store, st.Bridge
+	e.transport, e.hsToken = st.Transport, st.HSToken
 }
 
 // stop shuts the bridge and the homeserver down; startServer starts them again.
-func (e *env) stop() {
-	if e.srv == nil {
-		return
-	}
-	e.cancel()
-	<-e.done
-	e.hs.Close()
-	e.srv.Close()
-	e.srv = nil
-}
+func (e *env) stop() { e.stack.Stop() }
 
 // down stops the stack as stop does and waits until Slack has noticed the app is gone, so
 // that what Slack users post from now on waits for a new connection.

@@ -19,8 +19,8 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/bridges/bridge"
-	"causeway/internal/fakeslack"
 	"causeway/homeserver/storage/storagetest"
+	"causeway/internal/fakeslack"
 )
 
 var (

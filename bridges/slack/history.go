@@ -68,12 +68,10 @@ func (b *Bridge) History(ctx context.Context, opts HistoryOptions) (*History, er
 // Space is the room of the workspace's space.
 func (h *History) Space() id.RoomID { return h.w.space }
 
-// GhostID is the Matrix user that stands for a Slack user, or the account it is mapped to.
-func (h *History) GhostID(slackUserID string) id.UserID {
-	if mx := h.w.mapped[slackUserID]; mx != "" {
-		return mx
-	}
-	return h.w.ghostID(slackUserID)
+// GhostID is the Matrix user that stands for a Slack user of a team.
+func (b *Bridge) GhostID(teamID, slackUserID string) id.UserID {
+	w := workspace{b: b, key: bridge.Key{Network: Network, Workspace: teamID}}
+	return w.ghostID(slackUserID)
 }
 
 // Ghost registers a Slack user's ghost with the profile given (an export's users.json entry),
@@ -147,8 +145,8 @@ func (h *History) HistoryRoom(ctx context.Context, p bridge.Portal) (id.RoomID, 
 	w := h.w
 	bot := w.b.as.BotIntent()
 	req := &mautrix.ReqCreateRoom{
-		Name:  historyRoomName(p),
-		Topic: "Imported history of the Slack conversation, before it was bridged to " + p.RoomID.String(),
+		Name:   historyRoomName(p),
+		Topic:  "Imported history of the Slack conversation, before it was bridged to " + p.RoomID.String(),
 		Preset: "private_chat",
 		PowerLevelOverride: &event.PowerLevelsEventContent{
 			Users: map[id.UserID]int{bot.UserID: 100}, Events: portalEventLevels(),

@@ -7,8 +7,8 @@ import (
 
 	"maunium.net/go/mautrix/event"
 
-	"causeway/internal/fakeslack"
 	"causeway/homeserver/storage/storagetest"
+	"causeway/internal/fakeslack"
 )
 
 func TestPinsAndChannelInfoBothWays(t *testing.T) {

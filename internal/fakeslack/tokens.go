@@ -9,10 +9,10 @@ import (
 type tokenKind int
 
 const (
-	botToken  tokenKind = iota + 1 // xoxb-: the app's bot user
-	appToken                       // xapp-: app-level, only for apps.connections.open
-	userToken                      // xoxp-: a user who installed the app (double puppeting)
-	exportTokenKind                // xoxe-: signs the file links of an export, for those files only
+	botToken        tokenKind = iota + 1 // xoxb-: the app's bot user
+	appToken                             // xapp-: app-level, only for apps.connections.open
+	userToken                            // xoxp-: a user who installed the app (double puppeting)
+	exportTokenKind                      // xoxe-: signs the file links of an export, for those files only
 )
 
 // token is an issued token and whom it acts for.

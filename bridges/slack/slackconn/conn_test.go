@@ -13,8 +13,8 @@ import (
 
 	"github.com/slack-go/slack/slackevents"
 
-	"causeway/internal/fakeslack"
 	"causeway/bridges/slack/slackconn"
+	"causeway/internal/fakeslack"
 )
 
 // waitTimeout bounds every wait in these tests.
