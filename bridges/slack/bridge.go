@@ -256,6 +256,16 @@ func (b *Bridge) Statuses(ctx context.Context) []WorkspaceStatus {
 	return out
 }
 
+// puppet is the intent of a Matrix user the bridge was granted to act as (double puppeting, an
+// import's user map): an account of the homeserver's own, which the appservice must not try to
+// register as it does its ghosts.
+func (b *Bridge) puppet(ctx context.Context, userID id.UserID) *appservice.IntentAPI {
+	if err := b.as.StateStore.MarkRegistered(ctx, userID); err != nil {
+		b.log.WarnContext(ctx, "cannot note a puppet as registered", "user_id", userID, "error", err)
+	}
+	return b.as.Intent(userID)
+}
+
 // WorkspaceTeam returns the Slack team ID and name of a configured workspace that has
 // connected: where an import into that workspace's portals goes.
 func (b *Bridge) WorkspaceTeam(name string) (teamID, teamName string, err error) {

@@ -349,7 +349,7 @@ func (h *History) react(ctx context.Context, target bridge.Message, userID, name
 // intentOf is who acts for a Slack user: the Matrix account it is mapped to, or its ghost.
 func (h *History) intentOf(ctx context.Context, slackUserID string) (*appservice.IntentAPI, error) {
 	if mx := h.w.mapped[slackUserID]; mx != "" {
-		return h.w.b.as.Intent(mx), nil
+		return h.w.b.puppet(ctx, mx), nil
 	}
 	return h.w.userGhost(ctx, slackUserID)
 }

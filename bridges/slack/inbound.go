@@ -171,10 +171,10 @@ func (w *workspace) isOwnPost(m *slackapi.Msg) bool {
 func (w *workspace) senderIntent(ctx context.Context, m *slackapi.Msg) (*appservice.IntentAPI, error) {
 	switch {
 	case m.User != "" && w.mapped[m.User] != "":
-		return w.b.as.Intent(w.mapped[m.User]), nil // an import's --user-map
+		return w.b.puppet(ctx, w.mapped[m.User]), nil // an import's --user-map
 	case m.User != "":
 		if login, err := w.b.store.LoginByRemote(ctx, w.key, m.User); err == nil && w.b.puppets != nil {
-			return w.b.as.Intent(login.UserID), nil
+			return w.b.puppet(ctx, login.UserID), nil
 		}
 		return w.userGhost(ctx, m.User)
 	case m.BotID != "":

@@ -181,6 +181,31 @@ content_type text nullable=NO default=""
 size bigint nullable=NO default=""
 created_ts bigint nullable=NO default=""
 
+-- table migration_channels
+network text nullable=NO default=""
+workspace text nullable=NO default=""
+channel_id text nullable=NO default=""
+name text nullable=NO default=""
+state text nullable=NO default=""
+previous_state text nullable=NO default=""
+history_room_id text nullable=NO default=""
+history_before bigint nullable=NO default=""
+messages_imported bigint nullable=NO default=""
+messages_failed bigint nullable=NO default=""
+files_missing bigint nullable=NO default=""
+updated_ts bigint nullable=NO default=""
+
+-- table migration_jobs
+id text nullable=NO default=""
+kind text nullable=NO default=""
+params text nullable=NO default=""
+state text nullable=NO default=""
+progress text nullable=NO default=""
+report text nullable=NO default=""
+error text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+updated_ts bigint nullable=NO default=""
+
 -- table receipts
 room_id text nullable=NO default=""
 user_id text nullable=NO default=""
@@ -324,6 +349,9 @@ CREATE INDEX media_remote_last_access ON public.media USING btree (remote, last_
 CREATE INDEX media_thumbnails_content_hash ON public.media_thumbnails USING btree (content_hash)
 CREATE UNIQUE INDEX media_thumbnails_pkey ON public.media_thumbnails USING btree (server_name, media_id, width, height, method, animated)
 CREATE INDEX media_uploader ON public.media USING btree (uploader)
+CREATE UNIQUE INDEX migration_channels_pkey ON public.migration_channels USING btree (network, workspace, channel_id)
+CREATE UNIQUE INDEX migration_jobs_pkey ON public.migration_jobs USING btree (id)
+CREATE INDEX migration_jobs_updated ON public.migration_jobs USING btree (updated_ts)
 CREATE UNIQUE INDEX receipts_pkey ON public.receipts USING btree (room_id, user_id, receipt_type, thread_id)
 CREATE INDEX receipts_room_stream ON public.receipts USING btree (room_id, stream_pos)
 CREATE INDEX receipts_stream ON public.receipts USING btree (stream_pos)

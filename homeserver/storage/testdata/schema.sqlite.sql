@@ -248,6 +248,40 @@ CREATE TABLE media_thumbnails (
 	PRIMARY KEY (server_name, media_id, width, height, method, animated)
 );
 
+-- table migration_channels
+CREATE TABLE migration_channels (
+	network TEXT NOT NULL,
+	workspace TEXT NOT NULL,
+	channel_id TEXT NOT NULL,
+	name TEXT NOT NULL,
+	-- planned, imported, bridged, matrix-primary, archived
+	state TEXT NOT NULL,
+	-- the state before the last change, for a rollback; '' for none
+	previous_state TEXT NOT NULL,
+	-- the room of the past when the portal had live traffic before the import; '' otherwise
+	history_room_id TEXT NOT NULL,
+	-- messages older than this sort key (Slack ts in microseconds) go to the history room
+	history_before BIGINT NOT NULL,
+	messages_imported BIGINT NOT NULL,
+	messages_failed BIGINT NOT NULL,
+	files_missing BIGINT NOT NULL,
+	updated_ts BIGINT NOT NULL,
+	PRIMARY KEY (network, workspace, channel_id)
+);
+
+-- table migration_jobs
+CREATE TABLE migration_jobs (
+	id TEXT NOT NULL PRIMARY KEY,
+	kind TEXT NOT NULL,      -- slack-export, slack-api
+	params TEXT NOT NULL,    -- JSON of importer.Options
+	state TEXT NOT NULL,     -- running, done, failed, cancelled
+	progress TEXT NOT NULL,  -- JSON of importer.Progress
+	report TEXT NOT NULL,    -- JSON of importer.Report; '' until the job ends
+	error TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	updated_ts BIGINT NOT NULL
+);
+
 -- table receipts
 CREATE TABLE receipts (
 	room_id TEXT NOT NULL,
@@ -438,6 +472,9 @@ CREATE INDEX media_thumbnails_content_hash ON media_thumbnails (content_hash);
 
 -- index media_uploader
 CREATE INDEX media_uploader ON media (uploader);
+
+-- index migration_jobs_updated
+CREATE INDEX migration_jobs_updated ON migration_jobs (updated_ts);
 
 -- index receipts_room_stream
 CREATE INDEX receipts_room_stream ON receipts (room_id, stream_pos);
