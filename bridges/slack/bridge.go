@@ -74,6 +74,8 @@ type Bridge struct {
 
 	locks    sync.Map     // team ID + "/" + channel ID -> *sync.Mutex: one writer per channel
 	handling sync.Mutex   // held while a transaction of Matrix events is bridged
+	botMu    sync.Mutex   // guards botReady
+	botReady bool         // the bot is registered and named
 	txns     transactions // the transactions handled lately
 
 	mu     sync.RWMutex
@@ -135,12 +137,8 @@ func ghostRegex(template, serverName string) string {
 // Run bridges until ctx ends: each workspace on its own; Matrix events arrive through Router.
 // A workspace that fails (a revoked token, say) stops alone and says so in its status.
 func (b *Bridge) Run(ctx context.Context) error {
-	bot := b.as.BotIntent()
-	if err := bot.EnsureRegistered(ctx); err != nil {
-		return fmt.Errorf("slack bridge: register the bot: %w", err)
-	}
-	if err := bot.SetDisplayName(ctx, "Slack bridge"); err != nil {
-		b.log.WarnContext(ctx, "cannot name the bridge bot", "error", err)
+	if err := b.ensureBot(ctx); err != nil {
+		return err
 	}
 	b.mu.Lock()
 	b.ctx = ctx
@@ -254,6 +252,25 @@ func (b *Bridge) Statuses(ctx context.Context) []WorkspaceStatus {
 		out[i] = w.status(ctx)
 	}
 	return out
+}
+
+// ensureBot registers and names the bridge bot, once, whoever asks first (Run, an import):
+// mautrix's intents are not safe for concurrent registration.
+func (b *Bridge) ensureBot(ctx context.Context) error {
+	b.botMu.Lock()
+	defer b.botMu.Unlock()
+	if b.botReady {
+		return nil
+	}
+	bot := b.as.BotIntent()
+	if err := bot.EnsureRegistered(ctx); err != nil {
+		return fmt.Errorf("slack bridge: register the bot: %w", err)
+	}
+	if err := bot.SetDisplayName(ctx, "Slack bridge"); err != nil {
+		b.log.WarnContext(ctx, "cannot name the bridge bot", "error", err)
+	}
+	b.botReady = true
+	return nil
 }
 
 // puppet is the intent of a Matrix user the bridge was granted to act as (double puppeting, an

@@ -48,8 +48,8 @@ func (b *Bridge) History(ctx context.Context, opts HistoryOptions) (*History, er
 	if live := b.workspaceByTeam(opts.TeamID); live != nil {
 		w.ident, w.teamURL = live.ident, live.teamURL // its own posts are recognised
 	}
-	if err := b.as.BotIntent().EnsureRegistered(ctx); err != nil {
-		return nil, fmt.Errorf("slack history: register the bot: %w", err)
+	if err := b.ensureBot(ctx); err != nil {
+		return nil, err
 	}
 	if err := w.ensureSpace(ctx); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package importer_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -212,9 +213,17 @@ func as(t *testing.T, st *slackstack.Stack, userID id.UserID) *mautrix.Client {
 // timeline returns a room's events as cli sees them, oldest first.
 func timeline(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Event {
 	t.Helper()
+	events, err := readTimeline(cli, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+func readTimeline(cli *mautrix.Client, roomID id.RoomID) ([]*event.Event, error) {
 	resp, err := cli.Messages(context.Background(), roomID, "", "", mautrix.DirectionBackward, nil, 1000)
 	if err != nil {
-		t.Fatalf("messages of %s as %s: %v", roomID, cli.UserID, err)
+		return nil, fmt.Errorf("messages of %s as %s: %w", roomID, cli.UserID, err)
 	}
 	out := make([]*event.Event, 0, len(resp.Chunk))
 	for i := len(resp.Chunk) - 1; i >= 0; i-- {
@@ -222,7 +231,7 @@ func timeline(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Even
 		_ = ev.Content.ParseRaw(ev.Type)
 		out = append(out, ev)
 	}
-	return out
+	return out, nil
 }
 
 // messages keeps the m.room.message events of a timeline that are not edits.
