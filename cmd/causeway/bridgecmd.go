@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -101,40 +102,9 @@ type adminClient struct {
 // call sends one request and prints the answer's JSON, indented; a Matrix error becomes the
 // command's error.
 func (c adminClient) call(ctx context.Context, method, path string, body any, stdout io.Writer) error {
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(data)
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	data, err := c.do(ctx, method, path, body)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("the server at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Code    string `json:"errcode"`
-			Message string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Code != "" {
-			return fmt.Errorf("%s: %s", e.Code, e.Message)
-		}
-		return fmt.Errorf("the server answered %s", resp.Status)
 	}
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, data, "", "  "); err != nil {
@@ -144,4 +114,47 @@ func (c adminClient) call(ctx context.Context, method, path string, body any, st
 	pretty.WriteByte('\n')
 	_, err = pretty.WriteTo(stdout)
 	return err
+}
+
+// do sends one request and returns the answer's body; a Matrix error becomes the error, and a
+// server that does not answer is named as such.
+func (c adminClient) do(ctx context.Context, method, path string, body any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(data)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, fmt.Errorf("no Causeway server answers at %s: start it (causeway serve, or make run), or give its address with --url", c.base)
+	} else if err != nil {
+		return nil, fmt.Errorf("the server at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Code    string `json:"errcode"`
+			Message string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Code != "" {
+			return nil, fmt.Errorf("%s: %s", e.Code, e.Message)
+		}
+		return nil, fmt.Errorf("the server answered %s", resp.Status)
+	}
+	return data, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"causeway/bridges/bridge"
 	slackbridge "causeway/bridges/slack"
 	"causeway/homeserver/server"
+	"causeway/migration/importer"
 )
 
 // homeserverHost is the in-process address at which the built-in bridges reach the homeserver
@@ -24,19 +27,18 @@ const homeserverHost = "causeway.internal"
 // transport, without a socket.
 type builtinBridges struct {
 	transport *appservice.InProcessTransport
-	slack     *mxappservice.AppService // nil when no Slack workspace is configured
-	slackHost string                   // the Slack bridge's in-process host
-	directory bridge.Directory         // the running bridges, for the admin API
+	slack     *mxappservice.AppService
+	slackHost string           // the Slack bridge's in-process host
+	directory bridge.Directory // the running bridges, for the admin API
+	imports   importJobs       // the importer, for the admin API
 	avatars   atomic.Pointer[http.Handler]
 }
 
-// registerBridges registers the configured bridges' appservices. It runs before the server
-// is built, which needs the registry complete.
+// registerBridges registers the built-in bridges' appservices. It runs before the server
+// is built, which needs the registry complete. The Slack bridge is registered even with no
+// workspace configured: a Slack export can be imported into its rooms before the workspace is.
 func registerBridges(cfg *fileConfig, registry *appservice.Registry, log *slog.Logger) (*builtinBridges, error) {
 	bb := &builtinBridges{transport: appservice.NewInProcessTransport(http.DefaultTransport, log)}
-	if len(cfg.Bridges.Slack.Workspaces) == 0 {
-		return bb, nil
-	}
 	mxreg := slackbridge.NewRegistration(cfg.Bridges.Slack, cfg.ServerName)
 	host := mxreg.ID + ".appservice.internal"
 	mxreg.URL = "http://" + host
@@ -63,14 +65,12 @@ func (bb *builtinBridges) client() *http.Client { return bb.transport.Client() }
 // start connects the bridges to the built server and runs them until ctx ends.
 func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *appservice.Registry, srv *server.Server, log *slog.Logger) error {
 	bb.transport.Handle(homeserverHost, srv.Handler())
-	if bb.slack == nil {
-		return nil
-	}
 	// After CreateFull and before the first intent, which copies the client.
 	bb.slack.HTTPClient = bb.transport.Client()
+	store := bridge.NewStore(srv.DB.SQL())
 	b, err := slackbridge.New(slackbridge.Options{
 		Config: cfg.Bridges.Slack, ServerName: cfg.ServerName, AppService: bb.slack,
-		Store: bridge.NewStore(srv.DB.SQL()), Puppets: appservice.NewService(registry, srv.DB, srv.Accounts, nil, log).PuppetsOf("slack"), PublicURL: cfg.PublicBaseURL(),
+		Store: store, Puppets: appservice.NewService(registry, srv.DB, srv.Accounts, nil, log).PuppetsOf("slack"), PublicURL: cfg.PublicBaseURL(),
 		Log: log.With("component", "slack"),
 	})
 	if err != nil {
@@ -88,7 +88,45 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 			log.ErrorContext(ctx, "Slack bridge stopped", "error", err)
 		}
 	}()
+	jobs := importer.NewJobs(importer.Deps{Bridge: b, Bridges: store, Store: importer.NewStore(srv.DB.SQL()), Log: log.With("component", "import")})
+	bb.imports.jobs.Store(jobs)
+	go func() {
+		if err := jobs.Run(ctx); err != nil {
+			log.ErrorContext(ctx, "the importer stopped", "error", err)
+		}
+	}()
 	return nil
+}
+
+// importJobs is the admin API's way to the importer, which exists once the bridges run.
+type importJobs struct {
+	jobs atomic.Pointer[importer.Jobs]
+}
+
+var errImporterStarting = errors.New("the importer is starting; try again in a moment")
+
+// StartImport implements admin.Imports.
+func (i *importJobs) StartImport(ctx context.Context, options json.RawMessage) (any, error) {
+	if j := i.jobs.Load(); j != nil {
+		return j.Start(ctx, options)
+	}
+	return nil, errImporterStarting
+}
+
+// ImportJob implements admin.Imports.
+func (i *importJobs) ImportJob(ctx context.Context, jobID string) (any, error) {
+	if j := i.jobs.Load(); j != nil {
+		return j.Get(ctx, jobID)
+	}
+	return nil, errImporterStarting
+}
+
+// CancelImport implements admin.Imports.
+func (i *importJobs) CancelImport(ctx context.Context, jobID string) (any, error) {
+	if j := i.jobs.Load(); j != nil {
+		return j.Cancel(ctx, jobID)
+	}
+	return nil, errImporterStarting
 }
 
 // routes are the public endpoints of the bridges, for server.WithRoute: mounted before the

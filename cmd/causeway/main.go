@@ -33,6 +33,8 @@ commands:
   bridge slack status|bridge|unbridge|resync
                                          operate the Slack bridge of the running server
                                          (causeway bridge slack, for its flags)
+  import slack-export EXPORT.zip         import a Slack export through the running server
+                                         (causeway import, for its flags)
 
 flags (every command): --config FILE  (default ./causeway.yaml when it exists)
 `
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return runAdmin(ctx, rest, stdout, getenv)
 	case "bridge":
 		return runBridge(ctx, rest, stdout, getenv)
+	case "import":
+		return runImport(ctx, rest, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -68,6 +68,7 @@ type API struct {
 	appservices AppserviceStatuses // nil: no appservice layer
 	grants      AppserviceGrants   // nil: no appservice layer
 	bridges     Bridges            // nil: no built-in bridge
+	imports     Imports            // nil: no importer
 	log         *slog.Logger
 }
 
@@ -78,12 +79,13 @@ type Options struct {
 	Appservices AppserviceStatuses // nil: no appservice layer
 	Grants      AppserviceGrants   // nil: no appservice layer
 	Bridges     Bridges            // nil: no built-in bridge
+	Imports     Imports            // nil: no importer
 	Log         *slog.Logger
 }
 
 // New returns the admin API.
 func New(opts Options) *API {
-	return &API{accounts: opts.Accounts, media: opts.Media, appservices: opts.Appservices, grants: opts.Grants, bridges: opts.Bridges, log: opts.Log}
+	return &API{accounts: opts.Accounts, media: opts.Media, appservices: opts.Appservices, grants: opts.Grants, bridges: opts.Bridges, imports: opts.Imports, log: opts.Log}
 }
 
 // Handler serves the admin routes.
@@ -97,6 +99,7 @@ func (a *API) Handler() http.Handler {
 	r.Put("/_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}", a.admin(a.handlePutGrant))
 	r.Delete("/_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}", a.admin(a.handleDeleteGrant))
 	a.bridgeRoutes(r)
+	a.importRoutes(r)
 	a.mediaRoutes(r)
 	return r
 }

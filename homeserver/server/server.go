@@ -73,6 +73,7 @@ type Option func(*options)
 type options struct {
 	appservices func(context.Context, Core) (AppserviceLayer, error)
 	bridges     admin.Bridges
+	imports     admin.Imports
 	routes      map[string]http.Handler
 }
 
@@ -85,6 +86,12 @@ func WithAppservices(build func(context.Context, Core) (AppserviceLayer, error))
 // the homeserver packages.
 func WithBridges(b admin.Bridges) Option {
 	return func(o *options) { o.bridges = b }
+}
+
+// WithImports lets the admin API start and follow history imports, which run outside the
+// homeserver packages.
+func WithImports(i admin.Imports) Option {
+	return func(o *options) { o.imports = i }
 }
 
 // WithRoute serves pattern (a net/http ServeMux pattern) with h, next to the server's own
@@ -217,7 +224,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}).Handler()
 	mux := http.NewServeMux()
 	adminAPI := admin.New(admin.Options{
-		Accounts: accountsSvc, Media: srv.Media, Appservices: statuses, Grants: grants, Bridges: o.bridges, Log: log.With("component", "admin"),
+		Accounts: accountsSvc, Media: srv.Media, Appservices: statuses, Grants: grants, Bridges: o.bridges, Imports: o.imports, Log: log.With("component", "admin"),
 	}).Handler()
 	mux.Handle("/_causeway/admin/", adminAPI)
 	mux.Handle("/_synapse/admin/", adminAPI)
@@ -295,13 +302,13 @@ func (s *Server) serveHTTP(ctx context.Context, l net.Listener) error {
 }
 
 // FirstRunToken creates and returns a one-use registration token when registration needs
-// tokens and no account exists yet, so that a newcomer can create the first account. It
-// returns "" otherwise.
+// tokens and no person's account exists yet (the built-in bridges' bots do not count), so that
+// a newcomer can create the first account. It returns "" otherwise.
 func (s *Server) FirstRunToken(ctx context.Context) (string, error) {
 	if s.cfg.Registration.Mode != config.RegistrationToken {
 		return "", nil
 	}
-	n, err := s.DB.CountUsers(ctx)
+	n, err := s.DB.CountPeople(ctx)
 	if err != nil || n > 0 {
 		return "", err
 	}

@@ -29,7 +29,7 @@ const (
 	deactivateUser     = `UPDATE users SET deactivated = TRUE, password_hash = NULL, displayname = NULL, avatar_url = NULL WHERE user_id = $1`
 	updateDisplayName  = `UPDATE users SET displayname = $2 WHERE user_id = $1`
 	updateAvatarURL    = `UPDATE users SET avatar_url = $2 WHERE user_id = $1`
-	countUsers         = `SELECT COUNT(*) FROM users`
+	countPeople        = `SELECT COUNT(*) FROM users WHERE appservice_id IS NULL`
 )
 
 func nullIfEmpty[T ~string](s T) any {
@@ -60,10 +60,11 @@ func (c conn) UserByID(ctx context.Context, userID id.UserID) (User, error) {
 	return u, nil
 }
 
-// CountUsers returns how many accounts exist, deactivated ones included.
-func (c conn) CountUsers(ctx context.Context) (int, error) {
+// CountPeople returns how many accounts exist that no appservice registered (bridge bots and
+// ghosts are not people), deactivated ones included.
+func (c conn) CountPeople(ctx context.Context) (int, error) {
 	var n int
-	err := c.q.QueryRow(ctx, countUsers).Scan(&n)
+	err := c.q.QueryRow(ctx, countPeople).Scan(&n)
 	return n, err
 }
 
