@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -38,7 +39,15 @@ type Portal struct {
 	Name      string
 	Topic     string
 	CreatedTS int64
+	Relay     string // RelayBoth, RelayToMatrix or RelayNone: which way messages still cross
 }
+
+// Which way a portal relays, once its conversation moved to Matrix (migration/cutover).
+const (
+	RelayBoth     = ""          // both ways: a bridged conversation
+	RelayToMatrix = "to-matrix" // only what is still written in the remote network
+	RelayNone     = "none"      // nothing: the conversation lives in Matrix alone
+)
 
 // The kinds of portal.
 const (
@@ -48,11 +57,11 @@ const (
 	KindGroupDM = "group_dm"
 )
 
-const portalColumns = `network, workspace, channel_id, room_id, kind, name, topic, created_ts`
+const portalColumns = `network, workspace, channel_id, room_id, kind, name, topic, created_ts, relay`
 
 func scanPortal(row interface{ Scan(...any) error }) (Portal, error) {
 	var p Portal
-	err := row.Scan(&p.Network, &p.Workspace, &p.ChannelID, &p.RoomID, &p.Kind, &p.Name, &p.Topic, &p.CreatedTS)
+	err := row.Scan(&p.Network, &p.Workspace, &p.ChannelID, &p.RoomID, &p.Kind, &p.Name, &p.Topic, &p.CreatedTS, &p.Relay)
 	return p, err
 }
 
@@ -96,8 +105,8 @@ func (s *Store) Portals(ctx context.Context, k Key) ([]Portal, error) {
 
 // PutPortal records a new portal; sqldb.ErrConflict if the conversation or the room has one.
 func (s *Store) PutPortal(ctx context.Context, p Portal) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO bridge_portals (`+portalColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		p.Network, p.Workspace, p.ChannelID, p.RoomID, p.Kind, p.Name, p.Topic, p.CreatedTS)
+	_, err := s.db.Exec(ctx, `INSERT INTO bridge_portals (`+portalColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		p.Network, p.Workspace, p.ChannelID, p.RoomID, p.Kind, p.Name, p.Topic, p.CreatedTS, p.Relay)
 	if err != nil {
 		return fmt.Errorf("record portal %s: %w", p.ChannelID, err)
 	}
@@ -110,6 +119,19 @@ func (s *Store) UpdatePortalInfo(ctx context.Context, p Portal) error {
 		WHERE network = $1 AND workspace = $2 AND channel_id = $3`, p.Network, p.Workspace, p.ChannelID, p.Name, p.Topic)
 	if err != nil {
 		return fmt.Errorf("update portal %s: %w", p.ChannelID, err)
+	}
+	return nil
+}
+
+// SetPortalRelay records which way a portal relays.
+func (s *Store) SetPortalRelay(ctx context.Context, k Key, channelID, relay string) error {
+	n, err := s.db.Exec(ctx, `UPDATE bridge_portals SET relay = $4 WHERE network = $1 AND workspace = $2 AND channel_id = $3`,
+		k.Network, k.Workspace, channelID, relay)
+	if err != nil {
+		return fmt.Errorf("set the relay of portal %s: %w", channelID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set the relay of portal %s: %w", channelID, ErrNotFound)
 	}
 	return nil
 }
@@ -446,6 +468,60 @@ func (s *Store) DeleteLogin(ctx context.Context, k Key, userID id.UserID) error 
 
 // IsNotFound reports whether err means a lookup matched nothing.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// weekStart is the start of the week (Monday 00:00 UTC) of t.
+func weekStart(t time.Time) time.Time {
+	t = t.UTC().Truncate(24 * time.Hour)
+	return t.AddDate(0, 0, -((int(t.Weekday()) + 6) % 7))
+}
+
+// RecordMatrixActivity counts one message that userID wrote from Matrix in a workspace's
+// portal at t.
+func (s *Store) RecordMatrixActivity(ctx context.Context, k Key, userID id.UserID, t time.Time) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO bridge_matrix_activity (network, workspace, week_ts, user_id, messages)
+		VALUES ($1, $2, $3, $4, 1) ON CONFLICT (network, workspace, week_ts, user_id)
+		DO UPDATE SET messages = bridge_matrix_activity.messages + 1`, k.Network, k.Workspace, weekStart(t).UnixMilli(), userID)
+	if err != nil {
+		return fmt.Errorf("record activity of %s: %w", userID, err)
+	}
+	return nil
+}
+
+// WeekActivity is how many people wrote from Matrix in one week.
+type WeekActivity struct {
+	Week   time.Time `json:"week"` // its Monday, 00:00 UTC
+	People int       `json:"people"`
+}
+
+// MatrixActivity returns, for each of the last weeks up to the one of now (oldest first),
+// how many people wrote in the workspace's portals from Matrix.
+func (s *Store) MatrixActivity(ctx context.Context, k Key, weeks int, now time.Time) ([]WeekActivity, error) {
+	first := weekStart(now).AddDate(0, 0, -7*(weeks-1))
+	rows, err := s.db.Query(ctx, `SELECT week_ts, COUNT(*) FROM bridge_matrix_activity
+		WHERE network = $1 AND workspace = $2 AND week_ts >= $3 GROUP BY week_ts`, k.Network, k.Workspace, first.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("matrix activity: %w", err)
+	}
+	defer rows.Close()
+	people := map[int64]int{}
+	for rows.Next() {
+		var week int64
+		var n int
+		if err := rows.Scan(&week, &n); err != nil {
+			return nil, fmt.Errorf("matrix activity: %w", err)
+		}
+		people[week] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]WeekActivity, weeks)
+	for i := range out {
+		week := first.AddDate(0, 0, 7*i)
+		out[i] = WeekActivity{Week: week, People: people[week.UnixMilli()]}
+	}
+	return out, nil
+}
 
 // Secret returns the secret stored under name, creating it from fresh (the value newValue
 // returns) the first time. Concurrent first calls agree on one value.

@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 
@@ -47,6 +48,15 @@ func TestStorePortalsAndGhosts(t *testing.T) {
 		}
 		if got, err := s.Ghost(ctx, slackT1, "U1"); err != nil || got != g {
 			t.Errorf("Ghost = %+v, %v; want %+v", got, err, g)
+		}
+		if err := s.SetPortalRelay(ctx, slackT1, "C1", bridge.RelayToMatrix); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Portal(ctx, slackT1, "C1"); got.Relay != bridge.RelayToMatrix {
+			t.Errorf("relay = %q, want %q", got.Relay, bridge.RelayToMatrix)
+		}
+		if err := s.SetPortalRelay(ctx, slackT1, "C9", bridge.RelayNone); !bridge.IsNotFound(err) {
+			t.Errorf("the relay of a channel without a portal: %v, want not found", err)
 		}
 	})
 }
@@ -98,6 +108,42 @@ func TestStoreMessageMap(t *testing.T) {
 		}
 		if parts, _ := s.Message(ctx, slackT1, "C1", "100.1"); len(parts) != 0 {
 			t.Errorf("deleted message still has %d parts", len(parts))
+		}
+	})
+}
+
+// TestStoreMatrixActivity counts people per week, Monday to Sunday (UTC), each once a week
+// however much they wrote.
+func TestStoreMatrixActivity(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *bridge.Store) {
+		ctx := context.Background()
+		monday := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+		writes := []struct {
+			user id.UserID
+			at   time.Time
+		}{
+			{"@ann:x", monday.Add(-time.Minute)}, // the Sunday before
+			{"@ann:x", monday},
+			{"@ann:x", monday.Add(50 * time.Hour)},
+			{"@bob:x", monday.Add(6*24*time.Hour + 23*time.Hour)},
+		}
+		for _, w := range writes {
+			if err := s.RecordMatrixActivity(ctx, slackT1, w.user, w.at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.MatrixActivity(ctx, slackT1, 3, monday.Add(72*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []bridge.WeekActivity{{Week: monday.AddDate(0, 0, -14)}, {Week: monday.AddDate(0, 0, -7), People: 1}, {Week: monday, People: 2}}
+		if len(got) != 3 {
+			t.Fatalf("MatrixActivity = %+v", got)
+		}
+		for i := range want {
+			if !got[i].Week.Equal(want[i].Week) || got[i].People != want[i].People {
+				t.Errorf("week %d = %+v, want %+v", i, got[i], want[i])
+			}
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"causeway/bridges/bridge"
 	slackbridge "causeway/bridges/slack"
 	"causeway/homeserver/server"
+	"causeway/migration/cutover"
 	"causeway/migration/importer"
 )
 
@@ -88,7 +89,8 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 			log.ErrorContext(ctx, "Slack bridge stopped", "error", err)
 		}
 	}()
-	jobs := importer.NewJobs(importer.Deps{Bridge: b, Bridges: store, Store: importer.NewStore(srv.DB.SQL()), Log: log.With("component", "import")})
+	jobs := importer.NewJobs(importer.Deps{Bridge: b, Bridges: store, Store: importer.NewStore(srv.DB.SQL()),
+		Records: cutover.NewStore(srv.DB.SQL()), Log: log.With("component", "import")})
 	bb.imports.jobs.Store(jobs)
 	go func() {
 		if err := jobs.Run(ctx); err != nil {

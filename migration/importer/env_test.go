@@ -19,6 +19,7 @@ import (
 	"causeway/homeserver/accounts"
 	"causeway/internal/fakeslack"
 	"causeway/internal/slackstack"
+	"causeway/migration/cutover"
 	"causeway/migration/importer"
 )
 
@@ -185,7 +186,8 @@ func (w *world) ghost(u fakeslack.User) id.UserID {
 
 // deps are the importer's dependencies on a running stack.
 func deps(st *slackstack.Stack) importer.Deps {
-	return importer.Deps{Bridge: st.Bridge, Bridges: st.Store, Store: importer.NewStore(st.Server.DB.SQL()), Log: st.Log}
+	db := st.Server.DB.SQL()
+	return importer.Deps{Bridge: st.Bridge, Bridges: st.Store, Store: importer.NewStore(db), Records: cutover.NewStore(db), Log: st.Log}
 }
 
 // register makes a Matrix account.

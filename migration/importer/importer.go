@@ -23,6 +23,7 @@ import (
 
 	"causeway/bridges/bridge"
 	slackbridge "causeway/bridges/slack"
+	"causeway/migration/cutover"
 	"causeway/migration/slackexport"
 )
 
@@ -57,7 +58,8 @@ type Options struct {
 type Deps struct {
 	Bridge     *slackbridge.Bridge
 	Bridges    *bridge.Store // the bridge's store: portals and the message map
-	Store      *Store
+	Store      *Store         // the import jobs
+	Records    *cutover.Store // each conversation's migration record
 	HTTPClient *http.Client // fetches files; nil for a default one
 	Log        *slog.Logger
 }
@@ -310,7 +312,7 @@ func (r *run) importGhosts(ctx context.Context, convs []*slackapi.Channel) error
 // target is where a conversation's past goes.
 type target struct {
 	portal bridge.Portal
-	rec    Channel
+	rec    cutover.Channel
 }
 
 // roomFor is the room of a message with the given Slack ts: the history room for what is
@@ -330,13 +332,13 @@ func (r *run) prepare(ctx context.Context, ch *slackapi.Channel) (target, error)
 	if err != nil {
 		return target{}, err
 	}
-	rec, err := r.deps.Store.Channel(ctx, r.key, ch.ID)
+	rec, err := r.deps.Records.Channel(ctx, r.key, ch.ID)
 	if err == nil {
 		return target{portal: portal, rec: rec}, nil
 	} else if !bridge.IsNotFound(err) {
 		return target{}, err
 	}
-	rec = Channel{Key: r.key, ChannelID: ch.ID, Name: ch.Name, State: StatePlanned}
+	rec = cutover.Channel{Key: r.key, ChannelID: ch.ID, Name: ch.Name, State: cutover.StatePlanned}
 	oldest, err := r.deps.Bridges.OldestMessage(ctx, r.key, ch.ID)
 	switch {
 	case err == nil:
@@ -348,7 +350,7 @@ func (r *run) prepare(ctx context.Context, ch *slackapi.Channel) (target, error)
 	case !bridge.IsNotFound(err):
 		return target{}, err
 	}
-	if err := r.deps.Store.PutChannel(ctx, rec); err != nil {
+	if err := r.deps.Records.PutChannel(ctx, rec); err != nil {
 		return target{}, err
 	}
 	return target{portal: portal, rec: rec}, nil
@@ -446,17 +448,17 @@ func (r *run) finish(ctx context.Context, ch *slackapi.Channel, t target, rep Ch
 			return err
 		}
 	}
-	rec, err := r.deps.Store.Channel(ctx, r.key, ch.ID)
+	rec, err := r.deps.Records.Channel(ctx, r.key, ch.ID)
 	if err != nil {
 		return err
 	}
-	if rec.State == StatePlanned {
-		rec.PreviousState, rec.State = StatePlanned, StateImported
+	if rec.State == cutover.StatePlanned {
+		rec.PreviousState, rec.State = cutover.StatePlanned, cutover.StateImported
 	}
 	rec.Imported += rep.Imported
 	rec.Failed = rep.Failed
 	rec.FilesMissing = int64(len(rep.FilesMissing))
-	return r.deps.Store.PutChannel(ctx, rec)
+	return r.deps.Records.PutChannel(ctx, rec)
 }
 
 // kindOf names a conversation's kind as the bridge store does.

@@ -20,6 +20,8 @@ CREATE TABLE migration_channels (
 	messages_imported BIGINT NOT NULL,
 	messages_failed BIGINT NOT NULL,
 	files_missing BIGINT NOT NULL,
+	-- the ts of the notice the cutover posted and pinned in the remote channel; '' for none
+	notice_ts TEXT NOT NULL,
 	updated_ts BIGINT NOT NULL,
 	PRIMARY KEY (network, workspace, channel_id)
 );

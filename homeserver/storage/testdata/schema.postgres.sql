@@ -48,6 +48,13 @@ remote_id text nullable=NO default=""
 token text nullable=NO default=""
 created_ts bigint nullable=NO default=""
 
+-- table bridge_matrix_activity
+network text nullable=NO default=""
+workspace text nullable=NO default=""
+week_ts bigint nullable=NO default=""
+user_id text nullable=NO default=""
+messages bigint nullable=NO default=""
+
 -- table bridge_messages
 network text nullable=NO default=""
 workspace text nullable=NO default=""
@@ -70,6 +77,7 @@ kind text nullable=NO default=""
 name text nullable=NO default=""
 topic text nullable=NO default=""
 created_ts bigint nullable=NO default=""
+relay text nullable=NO default="''::text"
 
 -- table bridge_reactions
 network text nullable=NO default=""
@@ -193,6 +201,7 @@ history_before bigint nullable=NO default=""
 messages_imported bigint nullable=NO default=""
 messages_failed bigint nullable=NO default=""
 files_missing bigint nullable=NO default=""
+notice_ts text nullable=NO default=""
 updated_ts bigint nullable=NO default=""
 
 -- table migration_jobs
@@ -317,6 +326,7 @@ CREATE UNIQUE INDEX appservice_txns_pkey ON public.appservice_txns USING btree (
 CREATE UNIQUE INDEX bridge_ghosts_pkey ON public.bridge_ghosts USING btree (network, workspace, remote_id)
 CREATE UNIQUE INDEX bridge_logins_pkey ON public.bridge_logins USING btree (network, workspace, user_id)
 CREATE UNIQUE INDEX bridge_logins_remote ON public.bridge_logins USING btree (network, workspace, remote_id)
+CREATE UNIQUE INDEX bridge_matrix_activity_pkey ON public.bridge_matrix_activity USING btree (network, workspace, week_ts, user_id)
 CREATE INDEX bridge_messages_created ON public.bridge_messages USING btree (created_ts)
 CREATE UNIQUE INDEX bridge_messages_event ON public.bridge_messages USING btree (event_id)
 CREATE INDEX bridge_messages_order ON public.bridge_messages USING btree (network, workspace, channel_id, sort_key)

@@ -65,6 +65,16 @@ CREATE TABLE bridge_logins (
 	PRIMARY KEY (network, workspace, user_id)
 );
 
+-- table bridge_matrix_activity
+CREATE TABLE bridge_matrix_activity (
+	network TEXT NOT NULL,
+	workspace TEXT NOT NULL,
+	week_ts BIGINT NOT NULL, -- Unix ms of the week's start (Monday 00:00 UTC)
+	user_id TEXT NOT NULL,
+	messages BIGINT NOT NULL,
+	PRIMARY KEY (network, workspace, week_ts, user_id)
+);
+
 -- table bridge_messages
 CREATE TABLE bridge_messages (
 	network TEXT NOT NULL,
@@ -90,7 +100,7 @@ CREATE TABLE bridge_portals (
 	kind TEXT NOT NULL, -- channel, private, dm, group_dm
 	name TEXT NOT NULL,
 	topic TEXT NOT NULL,
-	created_ts BIGINT NOT NULL,
+	created_ts BIGINT NOT NULL, relay TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (network, workspace, channel_id)
 );
 
@@ -265,6 +275,8 @@ CREATE TABLE migration_channels (
 	messages_imported BIGINT NOT NULL,
 	messages_failed BIGINT NOT NULL,
 	files_missing BIGINT NOT NULL,
+	-- the ts of the notice the cutover posted and pinned in the remote channel; '' for none
+	notice_ts TEXT NOT NULL,
 	updated_ts BIGINT NOT NULL,
 	PRIMARY KEY (network, workspace, channel_id)
 );
