@@ -187,6 +187,14 @@ func (b *Bridge) handleMatrixEvent(ctx context.Context, evt *event.Event) error 
 	if isCommand(evt) {
 		return b.handleCommand(ctx, evt, &portal)
 	}
+	if evt.Type == event.EventMessage {
+		if err := b.store.RecordMatrixActivity(ctx, portal.Key, evt.Sender, time.UnixMilli(evt.Timestamp)); err != nil {
+			b.log.WarnContext(ctx, "cannot count a Matrix user's activity", "error", err)
+		}
+	}
+	if portal.Relay != bridge.RelayBoth {
+		return nil // the conversation moved to Matrix: nothing goes to Slack any more
+	}
 	w := b.workspaceByTeam(portal.Workspace)
 	if w == nil {
 		return fmt.Errorf("portal %s of workspace %s, which is not connected", portal.RoomID, portal.Workspace)

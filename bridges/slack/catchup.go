@@ -27,6 +27,9 @@ const historyPage = 200
 // no reply bridged lately is not looked at: replies to it arrive live, or with the importer's
 // incremental run.
 func (w *workspace) catchUp(ctx context.Context, channelID string, atStart bool) error {
+	if !w.relaysToMatrix(ctx, channelID) {
+		return nil
+	}
 	latest, err := w.b.store.LatestMessage(ctx, w.key, channelID)
 	if bridge.IsNotFound(err) {
 		if !atStart {

@@ -22,6 +22,22 @@ type Config struct {
 	PublicPortals bool `yaml:"public_portals"`
 	// Workspaces are the Slack workspaces to bridge.
 	Workspaces []WorkspaceConfig `yaml:"workspaces"`
+	// Cutover is what moving a channel to Matrix does (causeway migrate cutover).
+	Cutover CutoverConfig `yaml:"cutover"`
+}
+
+// CutoverConfig says what the cutover of a channel to Matrix does in Slack, besides posting
+// and pinning a notice with the Matrix room's link.
+type CutoverConfig struct {
+	// Message is added to the notice.
+	Message string `yaml:"message"`
+	// SetTopic makes the channel's topic point to the Matrix room.
+	SetTopic bool `yaml:"set_topic"`
+	// Archive archives the Slack channel, which leaves it read-only.
+	Archive bool `yaml:"archive"`
+	// RelayStragglers keeps bridging into Matrix what people still write in the Slack channel;
+	// nothing goes from Matrix to Slack any more either way.
+	RelayStragglers bool `yaml:"relay_stragglers"`
 }
 
 // WorkspaceConfig is one Slack workspace, reached through the Slack app its team created.
@@ -41,9 +57,11 @@ type WorkspaceConfig struct {
 	Relay bool `yaml:"relay"`
 }
 
-// Defaults sets c to no workspaces, the default template, and public portals listed.
+// Defaults sets c to no workspaces, the default template, public portals listed, and a
+// cutover that sets the topic and relays stragglers without archiving.
 func (c *Config) Defaults() {
-	*c = Config{UsernameTemplate: "slack_{workspace}_{user}", PublicPortals: true, Workspaces: []WorkspaceConfig{}}
+	*c = Config{UsernameTemplate: "slack_{workspace}_{user}", PublicPortals: true, Workspaces: []WorkspaceConfig{},
+		Cutover: CutoverConfig{SetTopic: true, RelayStragglers: true}}
 }
 
 // UnmarshalYAML gives each workspace entry its defaults before the file's keys apply.

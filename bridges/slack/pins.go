@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode"
 
-	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -97,15 +96,8 @@ func (w *workspace) pinInSlack(ctx context.Context, portal bridge.Portal, eventI
 	} else if err != nil {
 		return err
 	}
-	ref := slackapi.NewRefToMessage(portal.ChannelID, m.RemoteID)
-	err = w.call(ctx, method, func(ctx context.Context) error {
-		if method == "pins.add" {
-			return w.bot().AddPinContext(ctx, portal.ChannelID, ref)
-		}
-		return w.bot().RemovePinContext(ctx, portal.ChannelID, ref)
-	})
-	if err != nil && !isSlackError(err, harmless) {
-		return fmt.Errorf("%s: %w", method, err)
+	if err := w.pin(ctx, portal.ChannelID, m.RemoteID, method == "pins.add"); err != nil && !isSlackError(err, harmless) {
+		return err
 	}
 	return nil
 }
@@ -137,12 +129,8 @@ func (w *workspace) infoToSlack(ctx context.Context, portal bridge.Portal, evt *
 		if topic == portal.Topic {
 			return nil
 		}
-		err := w.call(ctx, "conversations.setTopic", func(ctx context.Context) error {
-			_, err := w.bot().SetTopicOfConversationContext(ctx, portal.ChannelID, topic)
+		if err := w.setTopic(ctx, portal.ChannelID, topic); err != nil {
 			return err
-		})
-		if err != nil {
-			return fmt.Errorf("conversations.setTopic: %w", err)
 		}
 		portal.Topic = topic
 	}

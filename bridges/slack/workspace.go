@@ -244,12 +244,23 @@ func (w *workspace) handle(ctx context.Context, ev slackevents.EventsAPIEvent, _
 	if user := authorizedUser(ev); user != "" {
 		return w.handleForUser(ctx, ev, user)
 	}
-	if channelID := eventChannel(ev); channelID != "" && w.needsCatchUp(channelID) {
+	channelID := eventChannel(ev)
+	if channelID != "" && !w.relaysToMatrix(ctx, channelID) {
+		return nil
+	}
+	if channelID != "" && w.needsCatchUp(channelID) {
 		if err := w.catchUp(ctx, channelID, false); err != nil {
 			w.log.WarnContext(ctx, "cannot catch a channel up", "channel", channelID, "error", err)
 		}
 	}
 	return w.dispatch(ctx, ev)
+}
+
+// relaysToMatrix reports whether what is said in a channel still goes to Matrix: not once its
+// conversation moved there with nothing relayed any more (RelayNone).
+func (w *workspace) relaysToMatrix(ctx context.Context, channelID string) bool {
+	p, err := w.b.store.Portal(ctx, w.key, channelID)
+	return err != nil || p.Relay != bridge.RelayNone
 }
 
 // handleForUser handles an event Slack delivered on a user's behalf: a message in one of their

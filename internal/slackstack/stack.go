@@ -26,6 +26,7 @@ import (
 type Options struct {
 	DSN        string // the database; a fresh one per test (storagetest)
 	Workspaces []slackbridge.WorkspaceConfig
+	Cutover    *slackbridge.CutoverConfig // nil: the defaults
 }
 
 // Stack is the running homeserver and bridge.
@@ -57,6 +58,9 @@ func Start(tb testing.TB, opts Options) *Stack {
 	var bridgeCfg slackbridge.Config
 	bridgeCfg.Defaults()
 	bridgeCfg.Workspaces = append(bridgeCfg.Workspaces, opts.Workspaces...)
+	if opts.Cutover != nil {
+		bridgeCfg.Cutover = *opts.Cutover
+	}
 
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("CAUSEWAY_TEST_LOG") != "" {
