@@ -32,6 +32,7 @@ type builtinBridges struct {
 	slackHost string           // the Slack bridge's in-process host
 	directory bridge.Directory // the running bridges, for the admin API
 	imports   importJobs       // the importer, for the admin API
+	migration migrationSteps   // the cutover, for the admin API
 	avatars   atomic.Pointer[http.Handler]
 }
 
@@ -89,9 +90,11 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 			log.ErrorContext(ctx, "Slack bridge stopped", "error", err)
 		}
 	}()
+	records := cutover.NewStore(srv.DB.SQL())
 	jobs := importer.NewJobs(importer.Deps{Bridge: b, Bridges: store, Store: importer.NewStore(srv.DB.SQL()),
-		Records: cutover.NewStore(srv.DB.SQL()), Log: log.With("component", "import")})
-	bb.imports.jobs.Store(jobs)
+		Records: records, Log: log.With("component", "import")})
+	bb.imports.v.Store(jobs)
+	bb.migration.v.Store(cutover.New(b, store, records, log.With("component", "cutover")))
 	go func() {
 		if err := jobs.Run(ctx); err != nil {
 			log.ErrorContext(ctx, "the importer stopped", "error", err)
@@ -100,35 +103,72 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 	return nil
 }
 
-// importJobs is the admin API's way to the importer, which exists once the bridges run.
-type importJobs struct {
-	jobs atomic.Pointer[importer.Jobs]
+// late holds what exists only once the bridges run, for the admin API, which exists before.
+type late[T any] struct {
+	v atomic.Pointer[T]
 }
 
-var errImporterStarting = errors.New("the importer is starting; try again in a moment")
+var errStarting = errors.New("the bridges are starting; try again in a moment")
 
-// StartImport implements admin.Imports.
+func (l *late[T]) get() (*T, error) {
+	if v := l.v.Load(); v != nil {
+		return v, nil
+	}
+	return nil, errStarting
+}
+
+// importJobs is the admin API's way to the importer (admin.Imports).
+type importJobs struct{ late[importer.Jobs] }
+
 func (i *importJobs) StartImport(ctx context.Context, options json.RawMessage) (any, error) {
-	if j := i.jobs.Load(); j != nil {
-		return j.Start(ctx, options)
+	j, err := i.get()
+	if err != nil {
+		return nil, err
 	}
-	return nil, errImporterStarting
+	return j.Start(ctx, options)
 }
 
-// ImportJob implements admin.Imports.
 func (i *importJobs) ImportJob(ctx context.Context, jobID string) (any, error) {
-	if j := i.jobs.Load(); j != nil {
-		return j.Get(ctx, jobID)
+	j, err := i.get()
+	if err != nil {
+		return nil, err
 	}
-	return nil, errImporterStarting
+	return j.Get(ctx, jobID)
 }
 
-// CancelImport implements admin.Imports.
 func (i *importJobs) CancelImport(ctx context.Context, jobID string) (any, error) {
-	if j := i.jobs.Load(); j != nil {
-		return j.Cancel(ctx, jobID)
+	j, err := i.get()
+	if err != nil {
+		return nil, err
 	}
-	return nil, errImporterStarting
+	return j.Cancel(ctx, jobID)
+}
+
+// migrationSteps is the admin API's way to the cutover (admin.Migration).
+type migrationSteps struct{ late[cutover.Service] }
+
+func (m *migrationSteps) MigrationStatus(ctx context.Context, workspace string) (any, error) {
+	s, err := m.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.Status(ctx, workspace)
+}
+
+func (m *migrationSteps) MigrationSummary(ctx context.Context, workspace string) (any, error) {
+	s, err := m.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.Summary(ctx, workspace)
+}
+
+func (m *migrationSteps) MigrateChannel(ctx context.Context, workspace, channel, action string) (any, error) {
+	s, err := m.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.Step(ctx, workspace, channel, action)
 }
 
 // routes are the public endpoints of the bridges, for server.WithRoute: mounted before the

@@ -55,9 +55,15 @@ type importServer struct {
 	admin *mautrix.Client
 }
 
-func startImportServer(t *testing.T) *importServer {
+// startImportServer starts causeway with yaml as its causeway.yaml ("" for none).
+func startImportServer(t *testing.T, yaml string) *importServer {
 	t.Helper()
 	dir := t.TempDir()
+	if yaml != "" {
+		if err := os.WriteFile(filepath.Join(dir, "causeway.yaml"), []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s := &importServer{dir: dir, env: []string{"CAUSEWAY_LISTEN=127.0.0.1:0", "CAUSEWAY_SERVER_NAME=localhost", "CAUSEWAY_DATA_DIR=" + filepath.Join(dir, "data")}}
 	getenv := env(map[string]string{"CAUSEWAY_SERVER_NAME": "localhost", "CAUSEWAY_DATA_DIR": filepath.Join(dir, "data")})
 	if _, err := runCmd(t, getenv, "admin", "create-user", "--admin", "root", "a long password"); err != nil {
@@ -125,7 +131,7 @@ func wantNumbered(t *testing.T, bodies []string, n int) {
 // TestImportCommand runs "causeway import slack-export" against the running binary: a dry run
 // imports nothing, the import prints its report, and what is refused is said clearly.
 func TestImportCommand(t *testing.T) {
-	s := startImportServer(t)
+	s := startImportServer(t, "")
 	path := slackExport(t, 20)
 
 	out, err := runCmd(t, s.getenv(), "import", "slack-export", "--url", s.proc.url, "--dry-run", path)
@@ -166,7 +172,7 @@ func TestImportCommand(t *testing.T) {
 // TestImportSurvivesKill kills the server (SIGKILL) while it imports: at the next start the
 // job goes on by itself, and every message is in the room once, in order.
 func TestImportSurvivesKill(t *testing.T) {
-	s := startImportServer(t)
+	s := startImportServer(t, "")
 	const n = 400
 	path := slackExport(t, n)
 	api := adminClient{base: s.proc.url + "/_causeway/admin/v1/imports", token: s.admin.AccessToken}
@@ -204,7 +210,7 @@ func TestImportSurvivesKill(t *testing.T) {
 // TestImportCommandInterrupted: Ctrl-C cancels the job and says how to go on; the same command
 // then finishes the import, with nothing twice.
 func TestImportCommandInterrupted(t *testing.T) {
-	s := startImportServer(t)
+	s := startImportServer(t, "")
 	const n = 400
 	path := slackExport(t, n)
 	ctx, cancel := context.WithCancel(context.Background())

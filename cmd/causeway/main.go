@@ -35,6 +35,9 @@ commands:
                                          (causeway bridge slack, for its flags)
   import slack-export EXPORT.zip         import a Slack export through the running server
                                          (causeway import, for its flags)
+  migrate status|summary|bridge|cutover|archive|rollback
+                                         walk Slack channels through their move to Matrix
+                                         (causeway migrate, for its flags)
 
 flags (every command): --config FILE  (default ./causeway.yaml when it exists)
 `
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return runBridge(ctx, rest, stdout, getenv)
 	case "import":
 		return runImport(ctx, rest, stdout, getenv)
+	case "migrate":
+		return runMigrate(ctx, rest, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -33,7 +33,7 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, getenv func(
 	}
 	// Requests to appservices carry their own deadlines.
 	srv, err := server.New(ctx, cfg.Config, log, appservice.Layer(registry, bridges.client(), appservice.SenderOptions{}),
-		server.WithBridges(&bridges.directory), server.WithImports(&bridges.imports), bridges.routes())
+		server.WithBridges(&bridges.directory), server.WithImports(&bridges.imports), server.WithMigration(&bridges.migration), bridges.routes())
 	if err != nil {
 		return err
 	}

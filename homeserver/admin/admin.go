@@ -69,6 +69,7 @@ type API struct {
 	grants      AppserviceGrants   // nil: no appservice layer
 	bridges     Bridges            // nil: no built-in bridge
 	imports     Imports            // nil: no importer
+	migration   Migration          // nil: no cutover
 	log         *slog.Logger
 }
 
@@ -80,12 +81,13 @@ type Options struct {
 	Grants      AppserviceGrants   // nil: no appservice layer
 	Bridges     Bridges            // nil: no built-in bridge
 	Imports     Imports            // nil: no importer
+	Migration   Migration          // nil: no cutover
 	Log         *slog.Logger
 }
 
 // New returns the admin API.
 func New(opts Options) *API {
-	return &API{accounts: opts.Accounts, media: opts.Media, appservices: opts.Appservices, grants: opts.Grants, bridges: opts.Bridges, imports: opts.Imports, log: opts.Log}
+	return &API{accounts: opts.Accounts, media: opts.Media, appservices: opts.Appservices, grants: opts.Grants, bridges: opts.Bridges, imports: opts.Imports, migration: opts.Migration, log: opts.Log}
 }
 
 // Handler serves the admin routes.
@@ -100,6 +102,7 @@ func (a *API) Handler() http.Handler {
 	r.Delete("/_causeway/admin/v1/users/{userId}/appservice_grants/{appserviceId}", a.admin(a.handleDeleteGrant))
 	a.bridgeRoutes(r)
 	a.importRoutes(r)
+	a.migrationRoutes(r)
 	a.mediaRoutes(r)
 	return r
 }

@@ -73,7 +73,7 @@ func (a *API) onImportJob(w http.ResponseWriter, r *http.Request, op func(contex
 	return web.WriteJSON(w, http.StatusOK, job)
 }
 
-// importError answers for a refused import request.
+// importError answers for a refused import or migration request.
 func importError(err error) error {
 	var (
 		nf interface{ NotFound() bool }

@@ -74,6 +74,7 @@ type options struct {
 	appservices func(context.Context, Core) (AppserviceLayer, error)
 	bridges     admin.Bridges
 	imports     admin.Imports
+	migration   admin.Migration
 	routes      map[string]http.Handler
 }
 
@@ -92,6 +93,11 @@ func WithBridges(b admin.Bridges) Option {
 // homeserver packages.
 func WithImports(i admin.Imports) Option {
 	return func(o *options) { o.imports = i }
+}
+
+// WithMigration lets the admin API walk conversations through their migration to Matrix.
+func WithMigration(m admin.Migration) Option {
+	return func(o *options) { o.migration = m }
 }
 
 // WithRoute serves pattern (a net/http ServeMux pattern) with h, next to the server's own
@@ -224,7 +230,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}).Handler()
 	mux := http.NewServeMux()
 	adminAPI := admin.New(admin.Options{
-		Accounts: accountsSvc, Media: srv.Media, Appservices: statuses, Grants: grants, Bridges: o.bridges, Imports: o.imports, Log: log.With("component", "admin"),
+		Accounts: accountsSvc, Media: srv.Media, Appservices: statuses, Grants: grants, Bridges: o.bridges, Imports: o.imports, Migration: o.migration, Log: log.With("component", "admin"),
 	}).Handler()
 	mux.Handle("/_causeway/admin/", adminAPI)
 	mux.Handle("/_synapse/admin/", adminAPI)
