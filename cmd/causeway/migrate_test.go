@@ -43,7 +43,9 @@ func TestMigrateCommands(t *testing.T) {
 		}
 	}
 	msgs, err := fake.Messages(project.ID)
-	if err != nil || !slices.ContainsFunc(msgs, func(m fakeslack.Message) bool { return strings.Contains(m.Text, "moved to Matrix") && len(m.PinnedTo) == 1 }) {
+	if err != nil || !slices.ContainsFunc(msgs, func(m fakeslack.Message) bool {
+		return strings.Contains(m.Text, "moved to Matrix") && len(m.PinnedTo) == 1
+	}) {
 		t.Errorf("no pinned cutover notice in Slack: %+v, %v", msgs, err)
 	}
 	if out, err := migrate("summary"); err != nil || !strings.Contains(out, "matrix-primary  1") {
