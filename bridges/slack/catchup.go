@@ -48,24 +48,16 @@ func (w *workspace) catchUp(ctx context.Context, channelID string, atStart bool)
 // catchUpWith bridges what a channel said after the message ts, reading it with api: the
 // bot's, or for a DM the token of a member who logged in.
 func (w *workspace) catchUpWith(ctx context.Context, api *slackconn.API, channelID, ts string) error {
-	msgs, err := w.historySince(ctx, api, channelID, ts)
+	n := 0
+	err := w.readHistory(ctx, api, channelID, ts, func(m *slackapi.Msg) error {
+		n++
+		return w.onMessage(ctx, m)
+	})
 	if err != nil {
 		return err
 	}
-	for i := range msgs {
-		m := &msgs[i].Msg
-		m.Channel = channelID
-		if err := w.onMessage(ctx, m); err != nil {
-			return fmt.Errorf("message %s: %w", m.Timestamp, err)
-		}
-		if m.ReplyCount > 0 {
-			if err := w.catchUpThread(ctx, api, channelID, m.Timestamp); err != nil {
-				return fmt.Errorf("thread %s: %w", m.Timestamp, err)
-			}
-		}
-	}
-	if len(msgs) > 0 {
-		w.log.InfoContext(ctx, "caught a channel up", "channel", channelID, "messages", len(msgs))
+	if n > 0 {
+		w.log.InfoContext(ctx, "caught a channel up", "channel", channelID, "messages", n)
 	}
 	return w.catchUpRecentThreads(ctx, api, channelID)
 }
@@ -81,22 +73,58 @@ func (w *workspace) catchUpRecentThreads(ctx context.Context, api *slackconn.API
 		return err
 	}
 	for _, root := range roots {
-		if err := w.catchUpThread(ctx, api, channelID, root); err != nil {
+		if err := w.readThread(ctx, api, channelID, root, func(m *slackapi.Msg) error { return w.onMessage(ctx, m) }); err != nil {
 			return fmt.Errorf("thread %s: %w", root, err)
 		}
 	}
 	return nil
 }
 
-// historySince returns a channel's messages after ts, oldest first.
-func (w *workspace) historySince(ctx context.Context, api *slackconn.API, channelID, ts string) ([]slackapi.Message, error) {
+// historyWindow is how much of a channel's time readHistory reads, sorts and hands out at a
+// time: reading oldest first in windows bounds the memory by one window's messages.
+const historyWindow = 30 * 24 * time.Hour
+
+// readHistory calls fn with each message of a channel after the message ts after (from the
+// beginning when ""), oldest first, and with the replies of each thread right after its
+// root. It is how the live bridge catches up and how an import reads the Web API.
+func (w *workspace) readHistory(ctx context.Context, api *slackconn.API, channelID, after string, fn func(*slackapi.Msg) error) error {
+	last := slackMicros(after) // what was handed out, up to this instant
+	end := time.Now().Add(time.Minute).UnixMicro()
+	for start := last; start <= end; start += historyWindow.Microseconds() {
+		msgs, err := w.historyIn(ctx, api, channelID, start, start+historyWindow.Microseconds())
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			m := &msgs[i].Msg
+			if slackMicros(m.Timestamp) <= last {
+				continue // the window's first instant, handed out with the previous one
+			}
+			last = slackMicros(m.Timestamp)
+			m.Channel = channelID
+			if err := fn(m); err != nil {
+				return fmt.Errorf("message %s: %w", m.Timestamp, err)
+			}
+			if m.ReplyCount > 0 {
+				if err := w.readThread(ctx, api, channelID, m.Timestamp, fn); err != nil {
+					return fmt.Errorf("thread %s: %w", m.Timestamp, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// historyIn returns a channel's messages between two instants (microseconds, both
+// included), oldest first.
+func (w *workspace) historyIn(ctx context.Context, api *slackconn.API, channelID string, oldest, latest int64) ([]slackapi.Message, error) {
 	var all []slackapi.Message
 	cursor := ""
 	for {
 		var resp *slackapi.GetConversationHistoryResponse
 		err := api.Do(ctx, "conversations.history", func(ctx context.Context) (err error) {
 			resp, err = api.Client().GetConversationHistoryContext(ctx, &slackapi.GetConversationHistoryParameters{
-				ChannelID: channelID, Oldest: ts, Inclusive: false, Limit: historyPage, Cursor: cursor,
+				ChannelID: channelID, Oldest: slackTS(oldest), Latest: slackTS(latest), Inclusive: true, Limit: historyPage, Cursor: cursor,
 			})
 			return err
 		})
@@ -115,8 +143,8 @@ func (w *workspace) historySince(ctx context.Context, api *slackconn.API, channe
 	return all, nil
 }
 
-// catchUpThread bridges the replies of a thread that are not bridged yet, oldest first.
-func (w *workspace) catchUpThread(ctx context.Context, api *slackconn.API, channelID, rootTS string) error {
+// readThread calls fn with the replies of a thread, oldest first.
+func (w *workspace) readThread(ctx context.Context, api *slackconn.API, channelID, rootTS string, fn func(*slackapi.Msg) error) error {
 	cursor := ""
 	for {
 		var msgs []slackapi.Message
@@ -136,7 +164,7 @@ func (w *workspace) catchUpThread(ctx context.Context, api *slackconn.API, chann
 				continue // the root leads each page
 			}
 			m.Channel = channelID
-			if err := w.onMessage(ctx, m); err != nil {
+			if err := fn(m); err != nil {
 				return err
 			}
 		}

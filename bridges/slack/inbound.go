@@ -530,6 +530,11 @@ func fromBridge(evt *event.Event) bool {
 // slackMillis turns a Slack ts ("1700000000.000100") into Unix milliseconds.
 func slackMillis(ts string) int64 { return slackMicros(ts) / 1000 }
 
+// slackTS writes Unix microseconds as a Slack ts.
+func slackTS(micros int64) string {
+	return fmt.Sprintf("%d.%06d", micros/1_000_000, micros%1_000_000)
+}
+
 // slackMicros turns a Slack ts into Unix microseconds, which order a channel's messages.
 func slackMicros(ts string) int64 {
 	sec, frac, _ := strings.Cut(ts, ".")
