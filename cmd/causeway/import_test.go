@@ -163,6 +163,12 @@ func TestImportCommand(t *testing.T) {
 			t.Errorf("%v: %v, want an error mentioning %q", r.args, err, r.want)
 		}
 	}
+	if _, err := runCmd(t, s.getenv(), "import", "slack-api", "--url", s.proc.url); err == nil || !strings.Contains(err.Error(), "--workspace NAME") {
+		t.Errorf("slack-api without a workspace: %v, want the usage", err)
+	}
+	if _, err := runCmd(t, s.getenv(), "import", "slack-api", "--url", s.proc.url, "--workspace", "acme"); err == nil || !strings.Contains(err.Error(), "acme") {
+		t.Errorf("slack-api of a workspace that is not configured: %v", err)
+	}
 	if _, err := runCmd(t, s.getenv(), "import", "slack-export", "--url", "http://127.0.0.1:9", path); err == nil ||
 		!strings.Contains(err.Error(), "no Causeway server answers") {
 		t.Errorf("with no server: %v", err)

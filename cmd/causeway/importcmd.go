@@ -19,10 +19,13 @@ import (
 )
 
 const importUsage = `usage: causeway import slack-export EXPORT.zip [flags]
+       causeway import slack-api --workspace NAME [flags]
 
-Imports a Slack export into the rooms of the Slack bridge, through the running server (which
-must be able to read EXPORT.zip). Running it again imports nothing twice and goes on where an
-interrupted run stopped.
+Imports a Slack export, or the history the bot of a connected workspace can read through the
+Web API (for teams without an export, or for the gap between an export's end and the bridge's
+start), into the rooms of the Slack bridge, through the running server (which must be able to
+read EXPORT.zip). Running it again imports nothing twice and goes on where an interrupted run
+stopped.
 
 flags:
   --workspace NAME     a configured Slack workspace to import into (default: the export's team)
@@ -40,15 +43,14 @@ flags:
 // pollInterval is how often the command asks the server how the import goes.
 const pollInterval = 300 * time.Millisecond
 
-// runImport runs "causeway import slack-export …": it starts the import as a job in the
+// runImport runs "causeway import slack-export|slack-api …": it starts the import as a job in the
 // running server, draws its progress on stderr, and prints the report. Ctrl-C cancels the job.
 func runImport(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
-	if len(args) < 1 || args[0] != importer.KindSlackExport {
+	if len(args) < 1 || (args[0] != importer.KindSlackExport && args[0] != importer.KindSlackAPI) {
 		return errors.New(importUsage)
 	}
-	fs := flag.NewFlagSet("import slack-export", flag.ContinueOnError)
-	var opts importer.Options
-	opts.Kind = importer.KindSlackExport
+	fs := flag.NewFlagSet("import "+args[0], flag.ContinueOnError)
+	opts := importer.Options{Kind: args[0]}
 	fs.StringVar(&opts.Workspace, "workspace", "", "a configured Slack workspace")
 	channels := fs.String("channels", "", "only these conversations")
 	since := fs.String("since", "", "only messages from this date on")
@@ -63,11 +65,15 @@ func runImport(ctx context.Context, args []string, stdout io.Writer, getenv func
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	switch {
+	case opts.Kind == importer.KindSlackAPI && (fs.NArg() != 0 || opts.Workspace == ""):
 		return errors.New(importUsage)
-	}
-	if opts.Path, err = filepath.Abs(fs.Arg(0)); err != nil {
-		return err
+	case opts.Kind == importer.KindSlackExport && fs.NArg() != 1:
+		return errors.New(importUsage)
+	case opts.Kind == importer.KindSlackExport:
+		if opts.Path, err = filepath.Abs(fs.Arg(0)); err != nil {
+			return err
+		}
 	}
 	if err := completeOptions(&opts, *channels, *since, *userMap); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -80,7 +81,8 @@ func (f *exportFeed) conversations(context.Context) ([]*slackapi.Channel, error)
 }
 
 // messages streams a conversation's messages in ts order, as the Web API's message objects.
-func (f *exportFeed) messages(ctx context.Context, ch *slackapi.Channel, fn func(*slackapi.Msg) error) error {
+// Those before since are the importer's to skip, as it counts them.
+func (f *exportFeed) messages(ctx context.Context, ch *slackapi.Channel, _ time.Time, fn func(*slackapi.Msg) error) error {
 	conv, ok := f.exp.Conversation(ch.ID)
 	if !ok {
 		return fmt.Errorf("conversation %s is not in the export", ch.ID)
@@ -94,6 +96,25 @@ func (f *exportFeed) messages(ctx context.Context, ch *slackapi.Channel, fn func
 		return fn(&msg.Msg)
 	})
 }
+
+// survey counts the export's conversations (slackexport.Stats), reading it through once.
+func (f *exportFeed) survey(ctx context.Context) (survey, error) {
+	stats, err := f.exp.Stats(ctx)
+	if err != nil {
+		return survey{}, err
+	}
+	s := survey{counts: map[string]conversationCount{}, known: true}
+	for _, cs := range stats.Conversations {
+		s.counts[cs.Conversation.ID] = conversationCount{messages: cs.Messages, files: cs.Files, threads: cs.Threads,
+			first: cs.First, last: cs.Last, err: cs.Err}
+	}
+	for _, u := range stats.UnknownUsers {
+		s.unknownUsers = append(s.unknownUsers, u.ID)
+	}
+	return s, nil
+}
+
+func (f *exportFeed) close() error { return f.exp.Close() }
 
 // learn keeps what a message says of its bot or of a user users.json lacks.
 func (f *exportFeed) learn(m *slackapi.Msg, profile *slackexport.MessageUserProfile) {

@@ -29,17 +29,18 @@ import (
 
 // The kinds of import.
 const (
-	KindSlackExport = "slack-export"
+	KindSlackExport = "slack-export" // an export ZIP
+	KindSlackAPI    = "slack-api"    // the Web API of a connected workspace
 )
 
 // Options are one import's, as the CLI and the admin API give them.
 type Options struct {
 	Kind string `json:"kind"`
-	// Path is the export ZIP, on the server's file system.
+	// Path is the export ZIP, on the server's file system (slack-export).
 	Path string `json:"path,omitempty"`
-	// Workspace names a configured Slack workspace: the import lands in its portals. Without
-	// it the team comes from the export, and the rooms are those the bridge uses once that
-	// team is configured.
+	// Workspace names a configured Slack workspace: the import lands in its portals (and a
+	// slack-api import reads it). Without it the team comes from the export, and the rooms are
+	// those the bridge uses once that team is configured.
 	Workspace string `json:"workspace,omitempty"`
 	// Channels limits the import to these conversations, by name (with or without #) or ID.
 	Channels []string  `json:"channels,omitempty"`
@@ -57,10 +58,10 @@ type Options struct {
 // Deps are what an import needs from the running server.
 type Deps struct {
 	Bridge     *slackbridge.Bridge
-	Bridges    *bridge.Store // the bridge's store: portals and the message map
+	Bridges    *bridge.Store  // the bridge's store: portals and the message map
 	Store      *Store         // the import jobs
 	Records    *cutover.Store // each conversation's migration record
-	HTTPClient *http.Client // fetches files; nil for a default one
+	HTTPClient *http.Client   // fetches files; nil for a default one
 	Log        *slog.Logger
 }
 
@@ -69,24 +70,42 @@ const maxFileBytes = 100 << 20
 
 // Run imports what opts name and returns the report. Progress is updated as it goes.
 func Run(ctx context.Context, deps Deps, opts Options, progress *Progress) (*Report, error) {
-	if opts.Kind != KindSlackExport {
-		return nil, &InputError{fmt.Sprintf("unknown import kind %q", opts.Kind)}
-	}
-	exp, err := slackexport.Open(opts.Path, slackexport.DefaultLimits())
+	f, err := openFeed(deps, opts)
 	if err != nil {
-		return nil, &InputError{err.Error()}
+		return nil, err
 	}
-	defer exp.Close()
-	client := deps.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Minute}
-	}
-	feed := newExportFeed(exp, fileFetcher{client: client, token: opts.FilesToken, none: opts.NoFiles, limit: maxFileBytes})
-	r := &run{deps: deps, opts: opts, feed: feed, exp: exp, progress: progress, log: deps.Log}
+	defer f.close()
+	r := &run{deps: deps, opts: opts, feed: f, progress: progress, log: deps.Log}
 	if err := r.resolveTeam(); err != nil {
 		return nil, err
 	}
 	return r.run(ctx)
+}
+
+// openFeed opens what an import reads.
+func openFeed(deps Deps, opts Options) (feed, error) {
+	switch opts.Kind {
+	case KindSlackExport:
+		exp, err := slackexport.Open(opts.Path, slackexport.DefaultLimits())
+		if err != nil {
+			return nil, &InputError{err.Error()}
+		}
+		client := deps.HTTPClient
+		if client == nil {
+			client = &http.Client{Timeout: 5 * time.Minute}
+		}
+		return newExportFeed(exp, fileFetcher{client: client, token: opts.FilesToken, none: opts.NoFiles, limit: maxFileBytes}), nil
+	case KindSlackAPI:
+		if opts.Workspace == "" {
+			return nil, &InputError{"a slack-api import reads a configured workspace: name it with --workspace"}
+		}
+		teamID, teamName, err := deps.Bridge.WorkspaceTeam(opts.Workspace)
+		if err != nil {
+			return nil, &InputError{fmt.Sprintf("--workspace %s: %v", opts.Workspace, err)}
+		}
+		return newWebFeed(deps.Bridge, teamID, teamName)
+	}
+	return nil, &InputError{fmt.Sprintf("unknown import kind %q (want %s or %s)", opts.Kind, KindSlackExport, KindSlackAPI)}
 }
 
 // InputError is a problem with what the import was asked to do (a bad export, an unknown
@@ -102,15 +121,16 @@ func (e *InputError) BadRequest() bool { return true }
 type run struct {
 	deps     Deps
 	opts     Options
-	feed     *exportFeed
-	exp      *slackexport.Export
+	feed     feed
 	progress *Progress
 	log      *slog.Logger
 
-	key     bridge.Key
-	users   map[string]id.UserID // the user map, by Slack user ID
-	history *slackbridge.History
-	report  Report
+	members  []slackapi.User // the workspace's, as the feed lists them
+	key      bridge.Key
+	users    map[string]id.UserID // the user map, by Slack user ID
+	history  *slackbridge.History
+	teamName string
+	report   Report
 }
 
 // resolveTeam finds the workspace the import writes to.
@@ -126,38 +146,39 @@ func (r *run) resolveTeam() error {
 	if teamID == "" {
 		return &InputError{"the export does not say which Slack team it is from (no team_id in users.json): name a configured workspace with --workspace"}
 	}
-	r.feed.teamID, r.feed.teamName = teamID, teamName
+	r.teamName = teamNameOr(teamName, teamID)
 	r.key = bridge.Key{Network: slackbridge.Network, Workspace: teamID}
 	r.report.TeamID = teamID
 	return nil
 }
 
 func (r *run) run(ctx context.Context) (*Report, error) {
-	users, err := r.resolveUsers()
-	if err != nil {
+	var err error
+	if r.members, err = r.feed.users(ctx); err != nil {
 		return nil, err
 	}
-	r.users = users
+	if r.users, err = r.resolveUsers(); err != nil {
+		return nil, err
+	}
 	convs, err := r.selectConversations(ctx)
 	if err != nil {
 		return nil, err
 	}
-	stats, err := r.exp.Stats(ctx)
+	sv, err := r.feed.survey(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r.setTotals(stats, convs)
-	r.reportUsers(stats)
+	r.setTotals(sv, convs)
+	r.reportUsers(sv)
 	if r.opts.DryRun {
-		return r.plan(ctx, stats, convs)
+		return r.plan(ctx, sv, convs)
 	}
-	if err := stats.Err(); err != nil {
+	if err := surveyErr(sv, convs); err != nil {
 		// Refused before anything is written: no half-imported conversation to clean up.
-		return nil, &InputError{err.Error()}
+		return nil, err
 	}
-	_, teamName := r.feed.team()
 	r.history, err = r.deps.Bridge.History(ctx, slackbridge.HistoryOptions{
-		TeamID: r.key.Workspace, TeamName: teamNameOr(teamName, r.key.Workspace), Source: r.feed, Users: r.users,
+		TeamID: r.key.Workspace, TeamName: r.teamName, Source: r.feed, Users: r.users,
 	})
 	if err != nil {
 		return nil, err
@@ -195,8 +216,9 @@ func teamNameOr(name, teamID string) string {
 // resolveUsers reads the user map: Slack user IDs or e-mail addresses (looked up in the
 // export's profiles) to Matrix user IDs. Anything it cannot place is an error, all at once.
 func (r *run) resolveUsers() (map[string]id.UserID, error) {
-	byEmail := map[string]string{}
-	for _, u := range r.exp.Users() {
+	byEmail, byID := map[string]string{}, map[string]bool{}
+	for _, u := range r.members {
+		byID[u.ID] = true
 		if u.Profile.Email != "" {
 			byEmail[strings.ToLower(u.Profile.Email)] = u.ID
 		}
@@ -212,11 +234,11 @@ func (r *run) resolveUsers() (map[string]id.UserID, error) {
 		slackID := key
 		if strings.Contains(key, "@") {
 			if slackID = byEmail[strings.ToLower(key)]; slackID == "" {
-				problems = append(problems, fmt.Sprintf("%s: no member of the export has this e-mail address", key))
+				problems = append(problems, fmt.Sprintf("%s: no member of the workspace has this e-mail address", key))
 				continue
 			}
-		} else if _, ok := r.exp.User(key); !ok {
-			problems = append(problems, fmt.Sprintf("%s: no member of the export has this ID", key))
+		} else if !byID[key] {
+			problems = append(problems, fmt.Sprintf("%s: no member of the workspace has this ID", key))
 			continue
 		}
 		out[slackID] = userID
@@ -251,35 +273,44 @@ func (r *run) selectConversations(ctx context.Context) ([]*slackapi.Channel, err
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, &InputError{"--channels: not in the export: " + strings.Join(unknown, ", ")}
+		return nil, &InputError{"--channels: not in the export (or, from the Web API, not a conversation the bot is in): " + strings.Join(unknown, ", ")}
 	}
 	return out, nil
 }
 
-// setTotals gives the progress its totals from the export's statistics.
-func (r *run) setTotals(stats *slackexport.Stats, convs []*slackapi.Channel) {
+// setTotals gives the progress its totals from the survey.
+func (r *run) setTotals(sv survey, convs []*slackapi.Channel) {
 	var msgs, files int64
-	for _, cs := range stats.Conversations {
-		if slices.ContainsFunc(convs, func(ch *slackapi.Channel) bool { return ch.ID == cs.Conversation.ID }) {
-			msgs += cs.Messages
-			files += cs.Files
-		}
+	for _, ch := range convs {
+		msgs += sv.counts[ch.ID].messages
+		files += sv.counts[ch.ID].files
 	}
 	r.progress.setTotal(PhaseMessages, msgs)
 	r.progress.setTotal("files", files)
 	r.progress.setTotal(PhaseChannels, int64(len(convs)))
 }
 
-// reportUsers lists the people who go to ghosts and the users the export lacks.
-func (r *run) reportUsers(stats *slackexport.Stats) {
-	r.report.UnmappedUsers, r.report.UnknownUsers = []string{}, []string{}
-	for _, u := range r.exp.Users() {
-		if !u.IsBot && !u.IsAppUser && !u.Deleted && u.ID != slackexport.SlackbotID && r.users[u.ID] == "" {
-			r.report.UnmappedUsers = append(r.report.UnmappedUsers, u.Name)
+// surveyErr joins the problems the survey found in the conversations to import.
+func surveyErr(sv survey, convs []*slackapi.Channel) error {
+	var problems []string
+	for _, ch := range convs {
+		if err := sv.counts[ch.ID].err; err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", ch.ID, err))
 		}
 	}
-	for _, u := range stats.UnknownUsers {
-		r.report.UnknownUsers = append(r.report.UnknownUsers, u.ID)
+	if len(problems) == 0 {
+		return nil
+	}
+	return &InputError{strings.Join(problems, "; ")}
+}
+
+// reportUsers lists the people who go to ghosts and the users the feed lacks.
+func (r *run) reportUsers(sv survey) {
+	r.report.UnmappedUsers, r.report.UnknownUsers = []string{}, append([]string{}, sv.unknownUsers...)
+	for _, u := range r.members {
+		if !u.IsBot && !u.Deleted && u.ID != slackexport.SlackbotID && r.users[u.ID] == "" {
+			r.report.UnmappedUsers = append(r.report.UnmappedUsers, u.Name)
+		}
 	}
 }
 
@@ -366,7 +397,7 @@ func (r *run) importConversation(ctx context.Context, ch *slackapi.Channel, t ta
 	rep := ChannelReport{ID: ch.ID, Name: ch.Name, Kind: kindOf(ch), RoomID: t.portal.RoomID.String(),
 		HistoryRoomID: t.rec.HistoryRoomID.String(), FilesMissing: []slackbridge.MissingFile{}}
 	failures := 0
-	err := r.feed.messages(ctx, ch, func(m *slackapi.Msg) error {
+	err := r.feed.messages(ctx, ch, r.opts.Since, func(m *slackapi.Msg) error {
 		rep.Messages++
 		r.progress.add(PhaseMessages, 1)
 		if !r.opts.Since.IsZero() && slackexport.TS(m.Timestamp).Time().Before(r.opts.Since) {
@@ -475,29 +506,26 @@ func kindOf(ch *slackapi.Channel) string {
 }
 
 // plan reports, without writing anything, what an import would do.
-func (r *run) plan(ctx context.Context, stats *slackexport.Stats, convs []*slackapi.Channel) (*Report, error) {
+func (r *run) plan(ctx context.Context, sv survey, convs []*slackapi.Channel) (*Report, error) {
 	r.report.DryRun = true
-	for _, cs := range stats.Conversations {
-		if !slices.ContainsFunc(convs, func(ch *slackapi.Channel) bool { return ch.ID == cs.Conversation.ID }) {
-			continue
-		}
-		c := cs.Conversation
-		rep := ChannelReport{ID: c.ID, Name: c.Name, Kind: string(c.Kind), Messages: cs.Messages, Files: cs.Files,
-			Threads: cs.Threads, First: cs.First, Last: cs.Last, FilesMissing: []slackbridge.MissingFile{}}
-		if p, err := r.deps.Bridges.Portal(ctx, r.key, c.ID); err == nil {
+	for _, ch := range convs {
+		c := sv.counts[ch.ID]
+		rep := ChannelReport{ID: ch.ID, Name: ch.Name, Kind: kindOf(ch), Messages: c.messages, Files: c.files,
+			Threads: c.threads, First: c.first, Last: c.last, FilesMissing: []slackbridge.MissingFile{}}
+		if p, err := r.deps.Bridges.Portal(ctx, r.key, ch.ID); err == nil {
 			rep.RoomID = p.RoomID.String()
 		}
-		n, err := r.deps.Bridges.CountMessages(ctx, r.key, c.ID)
+		n, err := r.deps.Bridges.CountMessages(ctx, r.key, ch.ID)
 		if err != nil {
 			return nil, err
 		}
 		rep.AlreadyImported = n
-		if cs.Err != nil {
-			rep.Failures = []Failure{{Error: cs.Err.Error()}}
+		if c.err != nil {
+			rep.Failures = []Failure{{Error: c.err.Error()}}
 		}
 		r.report.Channels = append(r.report.Channels, rep)
 	}
-	for _, u := range r.exp.Users() {
+	for _, u := range r.members {
 		mx, mapped := r.users[u.ID], r.users[u.ID] != ""
 		if !mapped {
 			mx = r.deps.Bridge.GhostID(r.key.Workspace, u.ID)
@@ -505,10 +533,7 @@ func (r *run) plan(ctx context.Context, stats *slackexport.Stats, convs []*slack
 		r.report.Users = append(r.report.Users, PlannedUser{ID: u.ID, Name: u.Name, MatrixID: mx.String(), Mapped: mapped, Bot: u.IsBot})
 	}
 	r.progress.setPhase(PhaseDone)
-	if err := stats.Err(); err != nil {
-		return &r.report, &InputError{err.Error()}
-	}
-	return &r.report, nil
+	return &r.report, surveyErr(sv, convs)
 }
 
 // IsInputError reports whether err is a problem with what the import was asked to do.

@@ -151,8 +151,15 @@ func decodeOptions(body []byte) (Options, error) {
 
 // checkSource refuses an import whose kind is unknown or whose export does not open.
 func checkSource(opts Options) error {
-	if opts.Kind != KindSlackExport {
-		return &JobError{msg: fmt.Sprintf("unknown import kind %q (want %s)", opts.Kind, KindSlackExport), badRequest: true}
+	switch opts.Kind {
+	case KindSlackAPI:
+		if opts.Workspace == "" {
+			return &JobError{msg: "a slack-api import reads a configured workspace: name it", badRequest: true}
+		}
+		return nil
+	case KindSlackExport:
+	default:
+		return &JobError{msg: fmt.Sprintf("unknown import kind %q (want %s or %s)", opts.Kind, KindSlackExport, KindSlackAPI), badRequest: true}
 	}
 	if !filepath.IsAbs(opts.Path) {
 		return &JobError{msg: fmt.Sprintf("the export's path must be absolute, as the server sees it (got %q)", opts.Path), badRequest: true}

@@ -330,3 +330,78 @@ func rewriteZip(t *testing.T, path string, entries map[string]string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestImportFromWebAPI imports what the bot can read through the Web API of a connected
+// workspace (history, threads, reactions, files), within Slack's rate limits, and fills the
+// gap an export left before the bridge started: every message once, in order.
+func TestImportFromWebAPI(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		w := newWorld(t)
+		want := chatter(t, w, 9)
+		path, _ := w.export(t, fakeslack.ExportOptions{})
+		for i := range 3 {
+			body := fmt.Sprintf("after the export %d", i)
+			w.post(t, body, w.alice, w.general, body)
+			want = append(want, body)
+		}
+		if _, _, err := w.fake.UploadFile(w.bob.ID, w.general.ID, fakeslack.FileSpec{Name: "plan.txt", Data: []byte("the plan"), Comment: "the plan"}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "the plan", "plan.txt")
+		w.fake.DiscardUndelivered()
+		w.fake.SetTime(time.Time{})
+		st := slackstack.Start(t, slackstack.Options{DSN: dsn, Workspaces: []slackbridge.WorkspaceConfig{w.workspaceConfig()}})
+		room := waitPortal(t, st, w)
+		waitFor(t, "the workspace to connect", func() bool {
+			_, _, err := st.Bridge.WorkspaceTeam("acme")
+			return err == nil
+		})
+		runImport(t, st, importer.Options{Kind: importer.KindSlackExport, Path: path, Workspace: "acme"})
+		w.fake.RateLimit("conversations.history", 1, time.Millisecond)
+		w.fake.RateLimit("conversations.replies", 1, time.Millisecond)
+		rep := runImport(t, st, importer.Options{Kind: importer.KindSlackAPI, Workspace: "acme", Channels: []string{"general"}})
+		if gen := channelReport(t, rep, w.general.ID); gen.Imported != 4 || gen.Failed != 0 || gen.FilesFetched != 1 {
+			t.Errorf("the Web API import of #general: %+v, want the 4 messages the export lacks, with their file", gen)
+		}
+		waitBodies(t, st, w.ghost(w.bob), room, want)
+		// From the Web API alone, into a channel never imported, said while the bridge was
+		// down: threads after their roots.
+		st.Stop()
+		if err := w.fake.WaitDisconnected(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := w.fake.AddChannel(fakeslack.ChannelSpec{Name: "fresh", Members: []string{w.alice.ID, w.bob.ID}, BotMember: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := w.fake.Post(w.alice.ID, fresh.ID, "a root")
+		w.fake.Post(w.bob.ID, fresh.ID, "next in the channel")
+		w.fake.Post(w.bob.ID, fresh.ID, "a late reply", fakeslack.InThread(root))
+		if err := w.fake.React(w.bob.ID, fresh.ID, root, "eyes"); err != nil {
+			t.Fatal(err)
+		}
+		w.fake.DiscardUndelivered()
+		st = slackstack.Start(t, slackstack.Options{DSN: dsn, Workspaces: []slackbridge.WorkspaceConfig{w.workspaceConfig()}})
+		waitFor(t, "the workspace to connect", func() bool {
+			_, _, err := st.Bridge.WorkspaceTeam("acme")
+			return err == nil
+		})
+		runImport(t, st, importer.Options{Kind: importer.KindSlackAPI, Workspace: "acme", Channels: []string{"fresh"}})
+		freshRoom := portal(t, st, w.fake.TeamID(), fresh.ID)
+		events := timeline(t, as(t, st, w.ghost(w.bob)), freshRoom)
+		msgs := messages(events)
+		var bodies []string
+		for _, m := range msgs {
+			bodies = append(bodies, m.Content.AsMessage().Body)
+		}
+		if !slices.Equal(bodies, []string{"a root", "a late reply", "next in the channel"}) {
+			t.Fatalf("#fresh = %q, want the root, its reply, then the channel", bodies)
+		}
+		if msgs[1].Content.AsMessage().RelatesTo.GetThreadParent() != msgs[0].ID {
+			t.Error("the reply is not in the root's thread")
+		}
+		if !slices.ContainsFunc(events, func(ev *event.Event) bool { return ev.Type == event.EventReaction }) {
+			t.Error("the reaction was not imported")
+		}
+	})
+}
