@@ -255,6 +255,7 @@ func TestBadExportsAreRefused(t *testing.T) {
 			{name: "malformed day file", entries: map[string]string{"general/2024-03-01.json": `[{"type":"message","ts":"1709283600.000100","text":"ok"},{"type":`}, want: "general/2024-03-01.json"},
 			{name: "escaping entry", entries: map[string]string{"../evil.json": "[]"}, want: ".."},
 			{name: "unknown channel", want: "not in the export"},
+			{name: "compression bomb", entries: map[string]string{"general/2099-01-01.json": "[" + strings.Repeat(" ", 8<<20) + "]"}, want: "compression ratio"},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
