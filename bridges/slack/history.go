@@ -65,6 +65,24 @@ func (b *Bridge) History(ctx context.Context, opts HistoryOptions) (*History, er
 	return &History{w: w}, nil
 }
 
+// LocalAccount returns the account of this server that has the localpart, when one exists
+// and is a person's (not a ghost or the bot): how an import matches Slack e-mail addresses.
+func (b *Bridge) LocalAccount(ctx context.Context, localpart string) (id.UserID, bool, error) {
+	userID := id.NewUserID(strings.ToLower(localpart), b.serverName)
+	if _, _, err := userID.ParseAndValidateStrict(); err != nil || b.isBridgeUser(userID) {
+		return "", false, nil
+	}
+	if err := b.ensureBot(ctx); err != nil {
+		return "", false, err
+	}
+	if _, err := b.as.BotIntent().GetProfile(ctx, userID); errors.Is(err, mautrix.MNotFound) {
+		return "", false, nil
+	} else if err != nil {
+		return "", false, fmt.Errorf("profile of %s: %w", userID, err)
+	}
+	return userID, true, nil
+}
+
 // WebHistory is a connected workspace as its bot token sees it on the Web API: its members,
 // its conversations and their history. An import reads it where there is no export, or to
 // fill the gap between an export's end and the bridge's start.

@@ -35,6 +35,8 @@ flags:
   --files-token TOKEN  fetch files with this Slack token instead of the export's links
   --no-files           fetch no files (each shows as a placeholder)
   --user-map FILE      lines "SLACK_USER_ID_OR_EMAIL @user:server": whose history is their own account's
+  --match-emails       also give people's history to the account named by their e-mail's local
+                       part (alice@example.com -> @alice:server), when it exists; check with --dry-run
   --json               print the report as JSON
   --url URL            the server (default: http:// and the configured listen address)
   --token TOKEN        a server admin's access token (default: $CAUSEWAY_ADMIN_TOKEN)
@@ -58,6 +60,7 @@ func runImport(ctx context.Context, args []string, stdout io.Writer, getenv func
 	fs.StringVar(&opts.FilesToken, "files-token", "", "a Slack token for the files")
 	fs.BoolVar(&opts.NoFiles, "no-files", false, "fetch no files")
 	userMap := fs.String("user-map", "", "a user map file")
+	fs.BoolVar(&opts.MatchEmails, "match-emails", false, "match people to accounts by their e-mail's local part")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	serverURL := fs.String("url", "", "the server's URL")
 	token := fs.String("token", getenv("CAUSEWAY_ADMIN_TOKEN"), "a server admin's access token")

@@ -53,6 +53,10 @@ type Options struct {
 	// UserMap attributes people's history to their Matrix accounts: Slack user ID or e-mail
 	// address -> Matrix user ID.
 	UserMap map[string]string `json:"user_map,omitempty"`
+	// MatchEmails attributes the history of the people the user map leaves out to the account
+	// of this server named by the local part of their Slack e-mail address, when it exists
+	// (alice@example.com -> @alice:server). The dry run shows the matches to check.
+	MatchEmails bool `json:"match_emails,omitempty"`
 }
 
 // Deps are what an import needs from the running server.
@@ -160,6 +164,9 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 	if r.users, err = r.resolveUsers(); err != nil {
 		return nil, err
 	}
+	if err := r.matchEmails(ctx); err != nil {
+		return nil, err
+	}
 	convs, err := r.selectConversations(ctx)
 	if err != nil {
 		return nil, err
@@ -248,6 +255,28 @@ func (r *run) resolveUsers() (map[string]id.UserID, error) {
 		return nil, &InputError{"user map: " + strings.Join(problems, "; ")}
 	}
 	return out, nil
+}
+
+// matchEmails maps, when asked, the people the user map leaves out to the accounts named by
+// the local part of their e-mail addresses.
+func (r *run) matchEmails(ctx context.Context) error {
+	if !r.opts.MatchEmails {
+		return nil
+	}
+	for _, u := range r.members {
+		local, _, ok := strings.Cut(u.Profile.Email, "@")
+		if !ok || u.IsBot || u.Deleted || r.users[u.ID] != "" {
+			continue
+		}
+		userID, found, err := r.deps.Bridge.LocalAccount(ctx, local)
+		if err != nil {
+			return err
+		}
+		if found {
+			r.users[u.ID] = userID
+		}
+	}
+	return nil
 }
 
 // selectConversations returns the conversations to import: all, or those --channels names.

@@ -57,7 +57,7 @@ func TestImportOptions(t *testing.T) {
 }
 
 // TestDryRun plans without writing: the conversations with their counts and date range, and
-// every member with the Matrix user their history would go to.
+// every member with the Matrix user their history would go to, by the user map or by e-mail.
 func TestDryRun(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		w := newWorld(t)
@@ -65,8 +65,10 @@ func TestDryRun(t *testing.T) {
 		path, _ := w.export(t, fakeslack.ExportOptions{})
 		st := slackstack.Start(t, slackstack.Options{DSN: dsn})
 		carol := register(t, st, "carol")
+		alice := register(t, st, "alice") // alice@example.org in Slack: matched by e-mail
+		register(t, st, "bob")            // bob has no e-mail in Slack: not matched
 		rep := runImport(t, st, importer.Options{Kind: importer.KindSlackExport, Path: path, DryRun: true,
-			UserMap: map[string]string{"carol@example.org": carol.String()}})
+			UserMap: map[string]string{"carol@example.org": carol.String()}, MatchEmails: true})
 		gen := channelReport(t, rep, w.general.ID)
 		if !rep.DryRun || gen.Messages != 14 || gen.Files != 2 || gen.Threads != 1 || gen.First.IsZero() || gen.AlreadyImported != 0 {
 			t.Errorf("plan of #general = %+v", gen)
@@ -77,7 +79,7 @@ func TestDryRun(t *testing.T) {
 				mapped = append(mapped, u.Name+" "+u.MatrixID)
 			}
 		}
-		if !slices.Equal(mapped, []string{"carol " + carol.String()}) {
+		if !slices.Equal(mapped, []string{"alice " + alice.String(), "carol " + carol.String()}) {
 			t.Errorf("mapped users in the plan = %v", mapped)
 		}
 		key := bridge.Key{Network: "slack", Workspace: w.fake.TeamID()}
