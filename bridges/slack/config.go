@@ -202,4 +202,10 @@ var KeyDocs = map[string]string{
 		"  api_url: the Slack Web API (default https://slack.com/api/)\n" +
 		"  channels: all (every channel the bot is in, the default) or a list of names or IDs\n" +
 		"  relay: post Matrix users' messages through the bot with their name (default true)",
+	"cutover": "What moving a channel to Matrix (causeway migrate cutover) does in Slack, besides\n" +
+		"posting and pinning a notice with the Matrix room's link.",
+	"cutover.message":          "Text added to the notice.",
+	"cutover.set_topic":        "Make the channel's topic point to the Matrix room.",
+	"cutover.archive":          "Archive the Slack channel, which leaves it read-only.",
+	"cutover.relay_stragglers": "Keep bridging into Matrix what people still write in Slack (nothing goes to Slack).",
 }
