@@ -301,6 +301,23 @@ func (b *Bridge) WorkspaceTeam(name string) (teamID, teamName string, err error)
 	return w.key.Workspace, w.teamName, nil
 }
 
+// AwaitWorkspaceTeam is WorkspaceTeam, waiting up to within for a configured workspace to
+// connect: an import the server resumes at start may ask before its workspace has.
+func (b *Bridge) AwaitWorkspaceTeam(ctx context.Context, name string, within time.Duration) (teamID, teamName string, err error) {
+	deadline := time.Now().Add(within)
+	for {
+		teamID, teamName, err = b.WorkspaceTeam(name)
+		if err == nil || bridge.IsNotFound(err) || time.Now().After(deadline) {
+			return teamID, teamName, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // workspaceNamed finds a configured workspace by its name.
 func (b *Bridge) workspaceNamed(name string) (*workspace, error) {
 	for _, w := range b.workspaces {

@@ -69,25 +69,28 @@ type Deps struct {
 	Log        *slog.Logger
 }
 
+// connectWait is how long an import waits for its configured workspace to connect.
+const connectWait = time.Minute
+
 // maxFileBytes bounds one imported file.
 const maxFileBytes = 100 << 20
 
 // Run imports what opts name and returns the report. Progress is updated as it goes.
 func Run(ctx context.Context, deps Deps, opts Options, progress *Progress) (*Report, error) {
-	f, err := openFeed(deps, opts)
+	f, err := openFeed(ctx, deps, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer f.close()
 	r := &run{deps: deps, opts: opts, feed: f, progress: progress, log: deps.Log}
-	if err := r.resolveTeam(); err != nil {
+	if err := r.resolveTeam(ctx); err != nil {
 		return nil, err
 	}
 	return r.run(ctx)
 }
 
 // openFeed opens what an import reads.
-func openFeed(deps Deps, opts Options) (feed, error) {
+func openFeed(ctx context.Context, deps Deps, opts Options) (feed, error) {
 	switch opts.Kind {
 	case KindSlackExport:
 		exp, err := slackexport.Open(opts.Path, slackexport.DefaultLimits())
@@ -103,7 +106,7 @@ func openFeed(deps Deps, opts Options) (feed, error) {
 		if opts.Workspace == "" {
 			return nil, &InputError{"a slack-api import reads a configured workspace: name it with --workspace"}
 		}
-		teamID, teamName, err := deps.Bridge.WorkspaceTeam(opts.Workspace)
+		teamID, teamName, err := deps.Bridge.AwaitWorkspaceTeam(ctx, opts.Workspace, connectWait)
 		if err != nil {
 			return nil, &InputError{fmt.Sprintf("--workspace %s: %v", opts.Workspace, err)}
 		}
@@ -138,10 +141,10 @@ type run struct {
 }
 
 // resolveTeam finds the workspace the import writes to.
-func (r *run) resolveTeam() error {
+func (r *run) resolveTeam(ctx context.Context) error {
 	teamID, teamName := r.feed.team()
 	if r.opts.Workspace != "" {
-		id, name, err := r.deps.Bridge.WorkspaceTeam(r.opts.Workspace)
+		id, name, err := r.deps.Bridge.AwaitWorkspaceTeam(ctx, r.opts.Workspace, connectWait)
 		if err != nil {
 			return &InputError{fmt.Sprintf("--workspace %s: %v", r.opts.Workspace, err)}
 		}
