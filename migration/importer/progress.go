@@ -77,4 +77,3 @@ func (p *Progress) Snapshot() ProgressSnapshot {
 		StartedTS: p.started.UnixMilli(), ElapsedMS: time.Since(p.started).Milliseconds(),
 	}
 }
-
