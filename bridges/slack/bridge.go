@@ -72,7 +72,7 @@ type Bridge struct {
 	publicURL  string         // where Slack fetches relayed users' avatars; "" for none
 	avatars    avatarSigner
 
-	locks    sync.Map     // team ID + "/" + channel ID -> *sync.Mutex: one writer per channel
+	locks    sync.Map     // name -> *sync.Mutex: one writer per channel, one per ghost (lock)
 	handling sync.Mutex   // held while a transaction of Matrix events is bridged
 	botMu    sync.Mutex   // guards botReady
 	botReady bool         // the bot is registered and named

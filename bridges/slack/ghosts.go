@@ -78,6 +78,8 @@ func (w *workspace) botGhost(ctx context.Context, botID string) (*appservice.Int
 // ghost registers the ghost of a Slack ID and brings its profile up to date when the stored
 // one is older than profileTTL (lookup fetches the current one).
 func (w *workspace) ghost(ctx context.Context, slackID string, lookup func() (profile, error)) (*appservice.IntentAPI, error) {
+	unlock := w.lockGhost(slackID)
+	defer unlock()
 	intent := w.b.as.Intent(w.ghostID(slackID))
 	stored, err := w.b.store.Ghost(ctx, w.key, slackID)
 	if err == nil && time.Since(time.UnixMilli(stored.UpdatedTS)) < profileTTL {
@@ -97,6 +99,8 @@ func (w *workspace) ghost(ctx context.Context, slackID string, lookup func() (pr
 
 // refreshGhost applies a profile Slack announced (user_change).
 func (w *workspace) refreshGhost(ctx context.Context, u *slackapi.User) error {
+	unlock := w.lockGhost(u.ID)
+	defer unlock()
 	stored, err := w.b.store.Ghost(ctx, w.key, u.ID)
 	if err != nil && !bridge.IsNotFound(err) {
 		return err

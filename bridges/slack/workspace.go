@@ -85,13 +85,24 @@ func (w *workspace) call(ctx context.Context, method string, fn func(ctx context
 	return w.conn.API().Do(ctx, method, fn)
 }
 
-// lockChannel serialises the work on one channel (live, catch-up and imports alike), and returns
-// the unlock.
-func (w *workspace) lockChannel(channelID string) func() {
-	l, _ := w.b.locks.LoadOrStore(w.key.Workspace+"/"+channelID, &sync.Mutex{})
+// lock takes the bridge's lock of a name, and returns the unlock.
+func (b *Bridge) lock(name string) func() {
+	l, _ := b.locks.LoadOrStore(name, &sync.Mutex{})
 	mu := l.(*sync.Mutex)
 	mu.Lock()
 	return mu.Unlock
+}
+
+// lockChannel serialises the work on one channel (live, catch-up and imports alike), and returns
+// the unlock.
+func (w *workspace) lockChannel(channelID string) func() {
+	return w.b.lock("channel/" + w.key.Workspace + "/" + channelID)
+}
+
+// lockGhost serialises the registration and profile updates of one Slack user's ghost, which
+// an import's conversations may reach at once.
+func (w *workspace) lockGhost(slackID string) func() {
+	return w.b.lock("ghost/" + w.key.Workspace + "/" + slackID)
 }
 
 // run bridges the workspace until ctx ends or Slack refuses its tokens. It learns who the

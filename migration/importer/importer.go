@@ -9,6 +9,7 @@
 package importer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
+	"golang.org/x/sync/errgroup"
 	"maunium.net/go/mautrix/id"
 
 	"causeway/bridges/bridge"
@@ -57,6 +59,8 @@ type Options struct {
 	// of this server named by the local part of their Slack e-mail address, when it exists
 	// (alice@example.com -> @alice:server). The dry run shows the matches to check.
 	MatchEmails bool `json:"match_emails,omitempty"`
+	// Workers is how many conversations are imported at a time; 0 means defaultWorkers.
+	Workers int `json:"workers,omitempty"`
 }
 
 // Deps are what an import needs from the running server.
@@ -68,6 +72,10 @@ type Deps struct {
 	HTTPClient *http.Client   // fetches files; nil for a default one
 	Log        *slog.Logger
 }
+
+// defaultWorkers is how many conversations an import writes at a time: the homeserver then
+// overlaps their sends, which each wait for the database.
+const defaultWorkers = 4
 
 // connectWait is how long an import waits for its configured workspace to connect.
 const connectWait = time.Minute
@@ -205,15 +213,36 @@ func (r *run) run(ctx context.Context) (*Report, error) {
 		r.progress.add(PhaseChannels, 1)
 	}
 	r.progress.setPhase(PhaseMessages)
+	err = r.importConversations(ctx, convs, targets)
+	if err == nil {
+		r.progress.setPhase(PhaseDone)
+	}
+	return &r.report, err
+}
+
+// importConversations imports the conversations, opts.Workers at a time: each one's messages
+// in order, different conversations side by side. The first failure stops the others.
+func (r *run) importConversations(ctx context.Context, convs []*slackapi.Channel, targets []target) error {
+	reports := make([]ChannelReport, len(convs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(cmp.Or(r.opts.Workers, defaultWorkers))
 	for i, ch := range convs {
-		rep, err := r.importConversation(ctx, ch, targets[i])
-		r.report.Channels = append(r.report.Channels, rep)
-		if err != nil {
-			return &r.report, fmt.Errorf("%s: %w", rep.label(), err)
+		g.Go(func() error {
+			rep, err := r.importConversation(gctx, ch, targets[i])
+			reports[i] = rep
+			if err != nil {
+				return fmt.Errorf("%s: %w", rep.label(), err)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	for _, rep := range reports {
+		if rep.ID != "" {
+			r.report.Channels = append(r.report.Channels, rep)
 		}
 	}
-	r.progress.setPhase(PhaseDone)
-	return &r.report, nil
+	return err
 }
 
 func teamNameOr(name, teamID string) string {
