@@ -93,4 +93,3 @@ func (h *WebHistory) members(ctx context.Context, channelID string) ([]string, e
 func (h *WebHistory) Messages(ctx context.Context, channelID string, after time.Time, fn func(*slackapi.Msg) error) error {
 	return h.w.readHistory(ctx, h.w.conn.API(), channelID, slackTS(after.UnixMicro()), fn)
 }
-
