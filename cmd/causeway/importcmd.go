@@ -266,7 +266,11 @@ func bar(name string, c importer.Counter, elapsed time.Duration) string {
 	if c.Total > 0 {
 		filled = int(min(c.Done, c.Total) * width / c.Total)
 	}
-	line := fmt.Sprintf("%-9s [%s%s] %d/%d", name, strings.Repeat("#", filled), strings.Repeat("-", width-filled), c.Done, c.Total)
+	count := fmt.Sprintf("%d/%d", c.Done, c.Total)
+	if c.Total == 0 {
+		count = fmt.Sprint(c.Done) // a Web API import cannot know its totals in advance
+	}
+	line := fmt.Sprintf("%-9s [%s%s] %s", name, strings.Repeat("#", filled), strings.Repeat("-", width-filled), count)
 	if secs := elapsed.Seconds(); secs > 0 && c.Done > 0 {
 		rate := float64(c.Done) / secs
 		line += fmt.Sprintf("  %.0f/s", rate)
