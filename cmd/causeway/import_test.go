@@ -239,3 +239,16 @@ func TestImportCommandInterrupted(t *testing.T) {
 	}
 	wantNumbered(t, s.generalMessages(t, id.RoomID(rep.Channels[0].RoomID)), n)
 }
+
+// TestProgressBar: a phase's bar shows how far it got, its rate and the time left; without a
+// total (a Web API import) only the count.
+func TestProgressBar(t *testing.T) {
+	got := bar("messages", importer.Counter{Done: 50, Total: 100}, 10*time.Second)
+	want := "messages  [###############---------------] 50/100  5/s  ETA 10s"
+	if got != want {
+		t.Errorf("bar = %q, want %q", got, want)
+	}
+	if got := bar("messages", importer.Counter{Done: 7}, time.Second); !strings.Contains(got, "] 7  7/s") || strings.Contains(got, "ETA") {
+		t.Errorf("bar without a total = %q", got)
+	}
+}
