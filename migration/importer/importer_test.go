@@ -48,6 +48,17 @@ func TestImportExport(t *testing.T) {
 
 		checkOtherConversations(t, w, st, carol)
 
+		// Ghosts have the names and avatars of users.json.
+		for _, g := range []struct {
+			user fakeslack.User
+			name string
+		}{{w.alice, "Alice Liddell"}, {w.bob, "bobby"}} {
+			profile, err := reader.GetProfile(context.Background(), w.ghost(g.user))
+			if err != nil || profile.DisplayName != g.name || profile.AvatarURL.IsEmpty() {
+				t.Errorf("profile of %s's ghost = %+v, %v; want %q with an avatar", g.user.Name, profile, err, g.name)
+			}
+		}
+
 		// Twice is once: nothing is sent again.
 		again := runImport(t, st, opts)
 		for _, c := range again.Channels {
