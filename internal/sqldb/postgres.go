@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,13 @@ func openPostgres(ctx context.Context, dsn string, maxConns int) (*pgEngine, err
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = int32(maxConns)
+	}
+	if !strings.Contains(dsn, "default_query_exec_mode") {
+		// Statements are described once but planned with each execution's values. A cached
+		// prepared statement's generic plan is made when a table is young: on a fresh database
+		// it scans tables that have since grown to millions of rows (an import's first hours,
+		// or any server with autovacuum off), and nothing replans it.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
