@@ -59,29 +59,32 @@ func (b *Bridge) StartBridging(ctx context.Context, teamID, channelID string) er
 }
 
 // MoveToMatrix makes the portal the channel's home. In Slack a notice with the room's link is
-// posted and pinned, and as configured the topic points to it and the channel is archived;
-// from then on only stragglers written in Slack are relayed into Matrix, or nothing. It
-// returns the notice's ts, which MoveBackToSlack unpins.
-func (b *Bridge) MoveToMatrix(ctx context.Context, teamID, channelID string) (string, error) {
+// posted and pinned (unless noticeTS names the one an earlier, interrupted attempt posted), and
+// as configured the topic points to it and the channel is archived; from then on only
+// stragglers written in Slack are relayed into Matrix, or nothing. It returns the notice's ts,
+// which MoveBackToSlack unpins, also when a later step failed.
+func (b *Bridge) MoveToMatrix(ctx context.Context, teamID, channelID, noticeTS string) (string, error) {
 	w, p, err := b.connected(ctx, teamID, channelID)
 	if err != nil {
-		return "", err
+		return noticeTS, err
 	}
 	cfg := b.cfg.Cutover
 	link := p.RoomID.URI(b.serverName).MatrixToURL()
-	text := fmt.Sprintf(":arrow_right: This conversation has moved to Matrix: <%s|%s>.", link, portalLabel(p))
-	if cfg.Message != "" {
-		text += " " + cfg.Message
+	ts := noticeTS
+	if ts == "" {
+		text := fmt.Sprintf(":arrow_right: This conversation has moved to Matrix: <%s|%s>.", link, portalLabel(p))
+		if cfg.Message != "" {
+			text += " " + cfg.Message
+		}
+		err = w.call(ctx, "chat.postMessage", func(ctx context.Context) (err error) {
+			_, ts, err = w.bot().PostMessageContext(ctx, channelID, slackapi.MsgOptionText(text, false))
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("post the notice: %w", err)
+		}
 	}
-	var ts string
-	err = w.call(ctx, "chat.postMessage", func(ctx context.Context) (err error) {
-		_, ts, err = w.bot().PostMessageContext(ctx, channelID, slackapi.MsgOptionText(text, false))
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("post the notice: %w", err)
-	}
-	if err := w.pin(ctx, channelID, ts, true); err != nil {
+	if err := w.pin(ctx, channelID, ts, true); err != nil && !isSlackError(err, "already_pinned") {
 		return ts, err
 	}
 	if cfg.SetTopic {

@@ -172,8 +172,15 @@ func (s *Service) Step(ctx context.Context, workspace, channel, action string) (
 	if err != nil {
 		return ChannelStatus{}, err
 	}
+	notice := rec.NoticeTS
 	next, err := s.take(ctx, p, &rec, action)
 	if err != nil {
+		if rec.NoticeTS != notice {
+			// A cutover failed after its notice was posted: the next attempt reuses it.
+			if perr := s.store.PutChannel(ctx, rec); perr != nil {
+				s.log.WarnContext(ctx, "cannot record the cutover notice", "channel", p.ChannelID, "error", perr)
+			}
+		}
 		return ChannelStatus{}, err
 	}
 	rec.PreviousState, rec.State = rec.State, next
@@ -197,7 +204,7 @@ func (s *Service) take(ctx context.Context, p bridge.Portal, rec *Channel, actio
 		if err := from(rec.State, action, StateBridged); err != nil {
 			return "", err
 		}
-		ts, err := s.bridge.MoveToMatrix(ctx, team, ch)
+		ts, err := s.bridge.MoveToMatrix(ctx, team, ch, rec.NoticeTS)
 		rec.NoticeTS = ts
 		return StateMatrixPrimary, err
 	case ActionArchive:

@@ -261,3 +261,40 @@ func TestCutoverRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestCutoverRetryReusesNotice: a cutover that fails after posting its notice (Slack refuses
+// to archive #general) is refused with Slack's reason, and trying again posts no second notice.
+func TestCutoverRetryReusesNotice(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		e := startEnv(t, dsn, slackbridge.CutoverConfig{Archive: true})
+		general, err := e.fake.AddChannel(fakeslack.ChannelSpec{Name: "general", General: true, Members: []string{e.alice.ID}, BotMember: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, err := e.st.Bridge.BridgeChannel(ctx, "acme", general.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Step(ctx, "acme", "general", cutover.ActionBridge); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := e.svc.Step(ctx, "acme", "general", cutover.ActionCutover); err == nil || !strings.Contains(err.Error(), "conversations.archive") {
+				t.Fatalf("cutover of #general with archiving: %v, want Slack's refusal to archive it", err)
+			}
+		}
+		msgs, err := e.fake.Messages(general.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notices := 0
+		for _, m := range msgs {
+			if strings.Contains(m.Text, "moved to Matrix") {
+				notices++
+			}
+		}
+		if notices != 1 {
+			t.Errorf("%d cutover notices in #general after two attempts, want 1", notices)
+		}
+	})
+}
