@@ -90,6 +90,13 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 			log.ErrorContext(ctx, "Slack bridge stopped", "error", err)
 		}
 	}()
+	bb.startMigration(ctx, b, store, srv, log)
+	return nil
+}
+
+// startMigration runs the importer's jobs and hands the importer and the cutover, which work
+// through the Slack bridge, to the admin API.
+func (bb *builtinBridges) startMigration(ctx context.Context, b *slackbridge.Bridge, store *bridge.Store, srv *server.Server, log *slog.Logger) {
 	records := cutover.NewStore(srv.DB.SQL())
 	jobs := importer.NewJobs(importer.Deps{Bridge: b, Bridges: store, Store: importer.NewStore(srv.DB.SQL()),
 		Records: records, Log: log.With("component", "import")})
@@ -100,7 +107,6 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 			log.ErrorContext(ctx, "the importer stopped", "error", err)
 		}
 	}()
-	return nil
 }
 
 // late holds what exists only once the bridges run, for the admin API, which exists before.
