@@ -10,6 +10,7 @@ import (
 
 	"causeway/homeserver/storage/storagetest"
 	"causeway/internal/fakeslack"
+	"causeway/internal/slackstack"
 )
 
 func TestSlackToMatrix(t *testing.T) {
@@ -146,7 +147,7 @@ func TestMatrixToSlack(t *testing.T) {
 			if _, err := bob.RedactEvent(ctx, roomID, sent.EventID); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the deletion in Slack", func() bool {
+			slackstack.WaitFor(t, "the deletion in Slack", func() bool {
 				// The thread's root stays as a tombstone, which keeps its replies.
 				got, err := e.slack.Message(e.general.ID, m.TS)
 				return err != nil || got.Subtype == "tombstone"

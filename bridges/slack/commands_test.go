@@ -13,6 +13,7 @@ import (
 	"causeway/bridges/bridge"
 	"causeway/homeserver/storage/storagetest"
 	"causeway/internal/fakeslack"
+	"causeway/internal/slackstack"
 )
 
 const botID = id.UserID("@slackbot:localhost")
@@ -268,7 +269,7 @@ func TestDirectMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 		roomID := e.portal(t, direct.ID)
-		waitFor(t, "bob's invitation", func() bool {
+		slackstack.WaitFor(t, "bob's invitation", func() bool {
 			m, err := e.srv.Rooms.Membership(ctx, roomID, bob.UserID)
 			return err == nil && m == "invite"
 		})

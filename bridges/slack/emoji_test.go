@@ -16,6 +16,7 @@ import (
 
 	"causeway/homeserver/storage/storagetest"
 	"causeway/internal/fakeslack"
+	"causeway/internal/slackstack"
 )
 
 func pngBytes(t *testing.T) []byte {
@@ -97,7 +98,7 @@ func TestInvitedToPrivateChannel(t *testing.T) {
 		}
 		roomID := e.portal(t, secret.ID)
 		// The members' ghosts are in the new portal, and the room is not public.
-		waitFor(t, "the members' ghosts", func() bool {
+		slackstack.WaitFor(t, "the members' ghosts", func() bool {
 			a, err1 := e.srv.Rooms.Membership(ctx, roomID, e.ghost(e.alice.ID))
 			c, err2 := e.srv.Rooms.Membership(ctx, roomID, e.ghost(carol.ID))
 			return err1 == nil && err2 == nil && a == "join" && c == "join"

@@ -86,7 +86,7 @@ func (e *env) down(t *testing.T) {
 func (e *env) portal(t *testing.T, channelID string) id.RoomID {
 	t.Helper()
 	var roomID id.RoomID
-	waitFor(t, "the portal of "+channelID, func() bool {
+	slackstack.WaitFor(t, "the portal of "+channelID, func() bool {
 		p, err := e.store.Portal(context.Background(), bridge.Key{Network: "slack", Workspace: e.slack.TeamID()}, channelID)
 		roomID = p.RoomID
 		return err == nil
@@ -126,18 +126,6 @@ func (e *env) ghost(slackUserID string) id.UserID {
 	return id.UserID("@slack_" + strings.ToLower(e.slack.TeamID()) + "_" + strings.ToLower(slackUserID) + ":localhost")
 }
 
-// waitFor polls cond until it holds, failing the test after 15 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // roomEvents returns a room's timeline as cli sees it, oldest first.
 func roomEvents(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Event {
 	t.Helper()
@@ -158,7 +146,7 @@ func roomEvents(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Ev
 func waitEvent(t *testing.T, cli *mautrix.Client, roomID id.RoomID, what string, match func(*event.Event) bool) *event.Event {
 	t.Helper()
 	var found *event.Event
-	waitFor(t, what, func() bool {
+	slackstack.WaitFor(t, what, func() bool {
 		for _, ev := range roomEvents(t, cli, roomID) {
 			if match(ev) {
 				found = ev
@@ -174,7 +162,7 @@ func waitEvent(t *testing.T, cli *mautrix.Client, roomID id.RoomID, what string,
 func waitSlack(t *testing.T, fake *fakeslack.Server, channelID, what string, match func(fakeslack.Message) bool) fakeslack.Message {
 	t.Helper()
 	var found fakeslack.Message
-	waitFor(t, what, func() bool {
+	slackstack.WaitFor(t, what, func() bool {
 		msgs, err := fake.Messages(channelID)
 		if err != nil {
 			t.Fatal(err)

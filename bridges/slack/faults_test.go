@@ -16,6 +16,7 @@ import (
 	slackbridge "causeway/bridges/slack"
 	"causeway/homeserver/storage/storagetest"
 	"causeway/internal/fakeslack"
+	"causeway/internal/slackstack"
 )
 
 // bodiesFrom returns the bodies of the messages sender sent in the room, oldest first.
@@ -158,7 +159,7 @@ func TestRateLimitedPostsArriveInOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, "all five in Slack", func() bool {
+		slackstack.WaitFor(t, "all five in Slack", func() bool {
 			msgs, _ := e.slack.Messages(e.general.ID)
 			return len(msgs) >= 5
 		})
@@ -183,7 +184,7 @@ func TestRevokedTokenShowsInStatus(t *testing.T) {
 		if _, err := e.slack.Post(e.alice.ID, e.general.ID, "after the revocation"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the revoked token in the status", func() bool {
+		slackstack.WaitFor(t, "the revoked token in the status", func() bool {
 			s := e.bridge.Statuses(context.Background())[0]
 			return s.AuthFailed && s.Error != ""
 		})
@@ -242,7 +243,7 @@ func TestBadWorkspaceFailsAlone(t *testing.T) {
 			APIURL: other.APIURL(), Channels: slackbridge.ChannelList{"all"}, Relay: true,
 		})
 		roomID := e.portal(t, e.general.ID)
-		waitFor(t, "the broken workspace's status", func() bool {
+		slackstack.WaitFor(t, "the broken workspace's status", func() bool {
 			s := e.bridge.Statuses(ctx)[1]
 			return s.Name == "broken" && s.AuthFailed && strings.Contains(s.Error, "invalid_auth")
 		})

@@ -21,6 +21,7 @@ import (
 	"causeway/bridges/bridge"
 	"causeway/homeserver/storage/storagetest"
 	"causeway/internal/fakeslack"
+	"causeway/internal/slackstack"
 )
 
 var (
@@ -70,7 +71,7 @@ func messageFrom(t *testing.T, cli *mautrix.Client, roomID id.RoomID, sender id.
 func waitMembership(t *testing.T, cli *mautrix.Client, roomID id.RoomID, userID id.UserID, want event.Membership) event.MemberEventContent {
 	t.Helper()
 	var member event.MemberEventContent
-	waitFor(t, fmt.Sprintf("%s to %s %s", userID, want, roomID), func() bool {
+	slackstack.WaitFor(t, fmt.Sprintf("%s to %s %s", userID, want, roomID), func() bool {
 		member = event.MemberEventContent{}
 		err := cli.StateEvent(context.Background(), roomID, event.StateMember, userID.String(), &member)
 		return err == nil && member.Membership == want
@@ -261,7 +262,7 @@ func TestSlackToMatrixFeatures(t *testing.T) {
 				t.Fatal(err)
 			}
 			var copies []*event.Event
-			waitFor(t, "the broadcast twice", func() bool {
+			slackstack.WaitFor(t, "the broadcast twice", func() bool {
 				copies = copies[:0]
 				for _, ev := range roomEvents(t, bob, roomID) {
 					if ev.Type == event.EventMessage && ev.Sender == alice && ev.Content.AsMessage().Body == "also in the channel" {
@@ -339,7 +340,7 @@ func TestSlackToMatrixFeatures(t *testing.T) {
 			if _, err := e.slack.UpdateUser(e.alice.ID, func(s *fakeslack.UserSpec) { s.DisplayName = "Ally" }); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "alice's ghost renamed in the portal", func() bool {
+			slackstack.WaitFor(t, "alice's ghost renamed in the portal", func() bool {
 				var member event.MemberEventContent
 				err := bob.StateEvent(ctx, roomID, event.StateMember, alice.String(), &member)
 				return err == nil && member.Displayname == "Ally"
@@ -434,7 +435,7 @@ func TestMatrixToSlackFeatures(t *testing.T) {
 			if _, err := bob.RedactEvent(ctx, roomID, sent.EventID); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the file share deleted in Slack", func() bool {
+			slackstack.WaitFor(t, "the file share deleted in Slack", func() bool {
 				_, err := e.slack.Message(e.general.ID, m.TS)
 				return err != nil
 			})

@@ -83,9 +83,6 @@ func (b *Bridge) LocalAccount(ctx context.Context, localpart string) (id.UserID,
 	return userID, true, nil
 }
 
-// Space is the room of the workspace's space.
-func (h *History) Space() id.RoomID { return h.w.space }
-
 // GhostID is the Matrix user that stands for a Slack user of a team.
 func (b *Bridge) GhostID(teamID, slackUserID string) id.UserID {
 	w := workspace{b: b, key: bridge.Key{Network: Network, Workspace: teamID}}
@@ -112,7 +109,7 @@ func (h *History) Portal(ctx context.Context, ch *slackapi.Channel) (p bridge.Po
 		return p, false, err
 	}
 	var invite []id.UserID
-	if isDMKind(channelKind(ch)) {
+	if isDMKind(ChannelKind(ch)) {
 		for _, member := range ch.Members {
 			if mx := w.mapped[member]; mx != "" {
 				invite = append(invite, mx)

@@ -9,6 +9,7 @@ import (
 
 	"causeway/homeserver/storage/storagetest"
 	"causeway/internal/fakeslack"
+	"causeway/internal/slackstack"
 )
 
 func TestPinsAndChannelInfoBothWays(t *testing.T) {
@@ -39,7 +40,7 @@ func TestPinsAndChannelInfoBothWays(t *testing.T) {
 			if err := e.slack.Pin(e.alice.ID, e.general.ID, ts); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the pin in Matrix", func() bool { return slices.Contains(pinned(), msg.ID.String()) })
+			slackstack.WaitFor(t, "the pin in Matrix", func() bool { return slices.Contains(pinned(), msg.ID.String()) })
 		})
 		t.Run("unpinned in Matrix", func(t *testing.T) {
 			// As in Slack, any member may pin and unpin.
@@ -54,14 +55,14 @@ func TestPinsAndChannelInfoBothWays(t *testing.T) {
 			if err := e.slack.SetTopic(e.alice.ID, e.general.ID, "A new topic"); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the topic in Matrix", func() bool {
+			slackstack.WaitFor(t, "the topic in Matrix", func() bool {
 				var topic event.TopicEventContent
 				return bob.StateEvent(ctx, roomID, event.StateTopic, "", &topic) == nil && topic.Topic == "A new topic"
 			})
 			if err := e.slack.Rename(e.alice.ID, e.general.ID, "town-square"); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the name in Matrix", func() bool {
+			slackstack.WaitFor(t, "the name in Matrix", func() bool {
 				var name event.RoomNameEventContent
 				return bob.StateEvent(ctx, roomID, event.StateRoomName, "", &name) == nil && name.Name == "#town-square"
 			})
@@ -73,7 +74,7 @@ func TestPinsAndChannelInfoBothWays(t *testing.T) {
 			if _, err := bob.SendStateEvent(ctx, roomID, event.StateRoomName, "", &event.RoomNameEventContent{Name: "#Plaza Mayor"}); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the channel renamed and its topic set", func() bool {
+			slackstack.WaitFor(t, "the channel renamed and its topic set", func() bool {
 				chans, err := e.slack.Messages(e.general.ID)
 				if err != nil {
 					return false

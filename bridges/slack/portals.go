@@ -57,8 +57,8 @@ func (w *workspace) portal(ctx context.Context, channelID string) (bridge.Portal
 	return w.createPortal(ctx, ch)
 }
 
-// channelKind says which kind of portal a Slack conversation makes.
-func channelKind(ch *slackapi.Channel) string {
+// ChannelKind says which kind of portal a Slack conversation makes (bridge.KindChannel, …).
+func ChannelKind(ch *slackapi.Channel) string {
 	switch {
 	case ch.IsIM:
 		return bridge.KindDM
@@ -91,7 +91,7 @@ func (w *workspace) createPortal(ctx context.Context, ch *slackapi.Channel) (bri
 
 // createPortalRoom makes and records the room of a conversation, inviting invite.
 func (w *workspace) createPortalRoom(ctx context.Context, ch *slackapi.Channel, invite []id.UserID) (bridge.Portal, error) {
-	kind := channelKind(ch)
+	kind := ChannelKind(ch)
 	p := bridge.Portal{Key: w.key, ChannelID: ch.ID, Kind: kind, Name: ch.Name, Topic: channelTopic(ch), CreatedTS: time.Now().UnixMilli()}
 	bot := w.b.as.BotIntent()
 	info := bridgeInfo{
@@ -317,7 +317,7 @@ func (w *workspace) adoptRoom(ctx context.Context, ch *slackapi.Channel, roomID 
 			return bridge.Portal{}, fmt.Errorf("the bot may not mark the room as bridged (give it power level 50): %w", err)
 		}
 	}
-	p := bridge.Portal{Key: w.key, ChannelID: ch.ID, RoomID: roomID, Kind: channelKind(ch), Name: ch.Name, Topic: channelTopic(ch), CreatedTS: time.Now().UnixMilli()}
+	p := bridge.Portal{Key: w.key, ChannelID: ch.ID, RoomID: roomID, Kind: ChannelKind(ch), Name: ch.Name, Topic: channelTopic(ch), CreatedTS: time.Now().UnixMilli()}
 	if err := w.b.store.PutPortal(ctx, p); err != nil {
 		return bridge.Portal{}, err
 	}

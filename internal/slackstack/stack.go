@@ -114,6 +114,27 @@ func Start(tb testing.TB, opts Options) *Stack {
 	return s
 }
 
+// WaitFor polls cond until it holds, failing the test after 15 seconds.
+func WaitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WaitConnected waits until the configured workspace name has connected to Slack.
+func (s *Stack) WaitConnected(tb testing.TB, name string) {
+	tb.Helper()
+	WaitFor(tb, "the workspace "+name+" to connect", func() bool {
+		_, _, err := s.Bridge.WorkspaceTeam(name)
+		return err == nil
+	})
+}
+
 // Stop shuts the bridge and the homeserver down. It may be called more than once.
 func (s *Stack) Stop() {
 	if s.cancel == nil {

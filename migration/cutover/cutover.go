@@ -76,13 +76,9 @@ type Status struct {
 	Channels []ChannelStatus `json:"channels"`
 }
 
-// Status lists every conversation of a workspace that has a portal or a migration record.
+// Status lists every conversation of a workspace that has a portal.
 func (s *Service) Status(ctx context.Context, workspace string) (Status, error) {
-	key, err := s.resolve(ctx, workspace)
-	if err != nil {
-		return Status{}, err
-	}
-	portals, err := s.bridges.Portals(ctx, key)
+	key, portals, err := s.resolve(ctx, workspace)
 	if err != nil {
 		return Status{}, err
 	}
@@ -126,29 +122,26 @@ func (s *Service) record(ctx context.Context, p bridge.Portal) (Channel, error) 
 	return rec, err
 }
 
-// resolve finds a workspace: a configured one by name, or a team ID that has portals (an
-// import into a workspace not configured yet).
-func (s *Service) resolve(ctx context.Context, workspace string) (bridge.Key, error) {
-	if teamID, _, err := s.bridge.WorkspaceTeam(workspace); err == nil {
-		return bridge.Key{Network: slackbridge.Network, Workspace: teamID}, nil
-	}
+// resolve finds a workspace and its portals: a configured workspace by name, or a team ID
+// that has portals (an import into a workspace not configured yet).
+func (s *Service) resolve(ctx context.Context, workspace string) (bridge.Key, []bridge.Portal, error) {
 	key := bridge.Key{Network: slackbridge.Network, Workspace: workspace}
+	configured := false
+	if teamID, _, err := s.bridge.WorkspaceTeam(workspace); err == nil {
+		key.Workspace, configured = teamID, true
+	}
 	portals, err := s.bridges.Portals(ctx, key)
 	if err != nil {
-		return bridge.Key{}, err
+		return bridge.Key{}, nil, err
 	}
-	if len(portals) == 0 {
-		return bridge.Key{}, &Error{msg: fmt.Sprintf("no Slack workspace %q: name a configured, connected workspace or a team ID with portals", workspace), notFound: true}
+	if !configured && len(portals) == 0 {
+		return bridge.Key{}, nil, &Error{msg: fmt.Sprintf("no Slack workspace %q: name a configured, connected workspace or a team ID with portals", workspace), notFound: true}
 	}
-	return key, nil
+	return key, portals, nil
 }
 
 // portal finds a conversation's portal by ID or name (with or without #).
-func (s *Service) portal(ctx context.Context, key bridge.Key, channel string) (bridge.Portal, error) {
-	portals, err := s.bridges.Portals(ctx, key)
-	if err != nil {
-		return bridge.Portal{}, err
-	}
+func portal(key bridge.Key, portals []bridge.Portal, channel string) (bridge.Portal, error) {
 	name := strings.TrimPrefix(channel, "#")
 	for _, p := range portals {
 		if p.ChannelID == channel || (p.Name != "" && p.Name == name) {
@@ -160,11 +153,11 @@ func (s *Service) portal(ctx context.Context, key bridge.Key, channel string) (b
 
 // Step takes one step of a conversation's migration: bridge, cutover, archive or rollback.
 func (s *Service) Step(ctx context.Context, workspace, channel, action string) (ChannelStatus, error) {
-	key, err := s.resolve(ctx, workspace)
+	key, portals, err := s.resolve(ctx, workspace)
 	if err != nil {
 		return ChannelStatus{}, err
 	}
-	p, err := s.portal(ctx, key, channel)
+	p, err := portal(key, portals, channel)
 	if err != nil {
 		return ChannelStatus{}, err
 	}
@@ -263,11 +256,7 @@ const summaryWeeks = 8
 
 // Summary counts the conversations in each state and the people active on Matrix each week.
 func (s *Service) Summary(ctx context.Context, workspace string) (Summary, error) {
-	key, err := s.resolve(ctx, workspace)
-	if err != nil {
-		return Summary{}, err
-	}
-	portals, err := s.bridges.Portals(ctx, key)
+	key, portals, err := s.resolve(ctx, workspace)
 	if err != nil {
 		return Summary{}, err
 	}

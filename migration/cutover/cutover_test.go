@@ -49,7 +49,7 @@ func startEnv(t *testing.T, dsn string, cfg slackbridge.CutoverConfig) *env {
 	}}})
 	db := e.st.Server.DB.SQL()
 	e.svc = cutover.New(e.st.Bridge, e.st.Store, cutover.NewStore(db), e.st.Log)
-	waitFor(t, "the portal of #project", func() bool {
+	slackstack.WaitFor(t, "the portal of #project", func() bool {
 		p, err := e.st.Store.Portal(context.Background(), bridge.Key{Network: "slack", Workspace: fake.TeamID()}, e.project.ID)
 		e.room = p.RoomID
 		return err == nil
@@ -73,17 +73,6 @@ func register(t *testing.T, st *slackstack.Stack, localpart string) *mautrix.Cli
 	}
 	cli.SetCredentials(resp.UserID, resp.AccessToken)
 	return cli
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // step takes a step and checks the state it leads to.
@@ -176,7 +165,7 @@ func TestCutoverWalk(t *testing.T) {
 		}
 		e.step(t, cutover.ActionBridge, cutover.StateBridged)
 		e.say(t, "hello from matrix")
-		waitFor(t, "the Matrix message in Slack", func() bool { return e.inSlack(t, "hello from matrix") })
+		slackstack.WaitFor(t, "the Matrix message in Slack", func() bool { return e.inSlack(t, "hello from matrix") })
 
 		e.step(t, cutover.ActionCutover, cutover.StateMatrixPrimary)
 		link := e.room.URI("localhost").MatrixToURL()
@@ -190,7 +179,7 @@ func TestCutoverWalk(t *testing.T) {
 		if _, err := e.fake.Post(e.alice.ID, e.project.ID, "a straggler"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the straggler in Matrix", func() bool { return e.inMatrix(t, "a straggler") })
+		slackstack.WaitFor(t, "the straggler in Matrix", func() bool { return e.inMatrix(t, "a straggler") })
 		if e.inSlack(t, "only on matrix now") {
 			t.Error("a Matrix message went to Slack after the cutover")
 		}
@@ -200,7 +189,7 @@ func TestCutoverWalk(t *testing.T) {
 			t.Errorf("still pinned after the rollback: %q", pins)
 		}
 		e.say(t, "back to both ways")
-		waitFor(t, "the Matrix message in Slack after the rollback", func() bool { return e.inSlack(t, "back to both ways") })
+		slackstack.WaitFor(t, "the Matrix message in Slack after the rollback", func() bool { return e.inSlack(t, "back to both ways") })
 
 		e.step(t, cutover.ActionCutover, cutover.StateMatrixPrimary)
 		e.step(t, cutover.ActionArchive, cutover.StateArchived)

@@ -68,7 +68,7 @@ const maxConsecutiveFailures = 20
 // importConversation imports one conversation's messages, oldest first, then makes an
 // archived channel's portal and a history room read-only, and records the outcome.
 func (r *run) importConversation(ctx context.Context, ch *slackapi.Channel, t target) (ChannelReport, error) {
-	rep := ChannelReport{ID: ch.ID, Name: ch.Name, Kind: kindOf(ch), RoomID: t.portal.RoomID.String(),
+	rep := ChannelReport{ID: ch.ID, Name: ch.Name, Kind: slackbridge.ChannelKind(ch), RoomID: t.portal.RoomID.String(),
 		HistoryRoomID: t.rec.HistoryRoomID.String(), FilesMissing: []slackbridge.MissingFile{}}
 	failures := 0
 	err := r.feed.messages(ctx, ch, r.opts.Since, func(m *slackapi.Msg) error {
@@ -164,17 +164,4 @@ func (r *run) finish(ctx context.Context, ch *slackapi.Channel, t target, rep Ch
 	rec.Failed = rep.Failed
 	rec.FilesMissing = int64(len(rep.FilesMissing))
 	return r.deps.Records.PutChannel(ctx, rec)
-}
-
-// kindOf names a conversation's kind as the bridge store does.
-func kindOf(ch *slackapi.Channel) string {
-	switch {
-	case ch.IsIM:
-		return bridge.KindDM
-	case ch.IsMpIM:
-		return bridge.KindGroupDM
-	case ch.IsPrivate:
-		return bridge.KindPrivate
-	}
-	return bridge.KindChannel
 }

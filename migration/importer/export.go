@@ -30,8 +30,7 @@ type exportFeed struct {
 	mu       sync.Mutex
 	bots     map[string]*slackapi.Bot  // from the bot_profile of messages, by bot ID
 	guests   map[string]*slackapi.User // users missing from users.json, from message user_profile
-	teamID   string
-	teamName string
+	teamID   string                    // the team most users belong to
 	channels map[string]*slackapi.Channel
 }
 
@@ -62,7 +61,8 @@ func exportTeam(exp *slackexport.Export) string {
 	return teams[0]
 }
 
-func (f *exportFeed) team() (string, string) { return f.teamID, f.teamName }
+// team is the export's team; an export does not name it.
+func (f *exportFeed) team() (string, string) { return f.teamID, "" }
 
 func (f *exportFeed) users(context.Context) ([]slackapi.User, error) {
 	var out []slackapi.User

@@ -13,7 +13,7 @@ func (r *run) plan(ctx context.Context, sv survey, convs []*slackapi.Channel) (*
 	r.report.DryRun = true
 	for _, ch := range convs {
 		c := sv.counts[ch.ID]
-		rep := ChannelReport{ID: ch.ID, Name: ch.Name, Kind: kindOf(ch), Messages: c.messages, Files: c.files,
+		rep := ChannelReport{ID: ch.ID, Name: ch.Name, Kind: slackbridge.ChannelKind(ch), Messages: c.messages, Files: c.files,
 			Threads: c.threads, First: c.first, Last: c.last, FilesMissing: []slackbridge.MissingFile{}}
 		if p, err := r.deps.Bridges.Portal(ctx, r.key, ch.ID); err == nil {
 			rep.RoomID = p.RoomID.String()

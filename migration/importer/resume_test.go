@@ -193,7 +193,7 @@ func TestExportThenBridge(t *testing.T) {
 func waitPortal(t *testing.T, st *slackstack.Stack, w *world) id.RoomID {
 	t.Helper()
 	var room id.RoomID
-	waitFor(t, "the portal of #general", func() bool {
+	slackstack.WaitFor(t, "the portal of #general", func() bool {
 		p, err := st.Store.Portal(context.Background(), bridge.Key{Network: "slack", Workspace: w.fake.TeamID()}, w.general.ID)
 		room = p.RoomID
 		return err == nil
@@ -222,17 +222,6 @@ func waitBodies(t *testing.T, st *slackstack.Stack, reader id.UserID, room id.Ro
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("the room has %q (%v), want %q", got, err, want)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -353,10 +342,7 @@ func TestImportFromWebAPI(t *testing.T) {
 		w.fake.SetTime(time.Time{})
 		st := slackstack.Start(t, slackstack.Options{DSN: dsn, Workspaces: []slackbridge.WorkspaceConfig{w.workspaceConfig()}})
 		room := waitPortal(t, st, w)
-		waitFor(t, "the workspace to connect", func() bool {
-			_, _, err := st.Bridge.WorkspaceTeam("acme")
-			return err == nil
-		})
+		st.WaitConnected(t, "acme")
 		runImport(t, st, importer.Options{Kind: importer.KindSlackExport, Path: path, Workspace: "acme"})
 		w.fake.RateLimit("conversations.history", 1, time.Millisecond)
 		w.fake.RateLimit("conversations.replies", 1, time.Millisecond)
@@ -383,10 +369,7 @@ func TestImportFromWebAPI(t *testing.T) {
 		}
 		w.fake.DiscardUndelivered()
 		st = slackstack.Start(t, slackstack.Options{DSN: dsn, Workspaces: []slackbridge.WorkspaceConfig{w.workspaceConfig()}})
-		waitFor(t, "the workspace to connect", func() bool {
-			_, _, err := st.Bridge.WorkspaceTeam("acme")
-			return err == nil
-		})
+		st.WaitConnected(t, "acme")
 		runImport(t, st, importer.Options{Kind: importer.KindSlackAPI, Workspace: "acme", Channels: []string{"fresh"}})
 		freshRoom := portal(t, st, w.fake.TeamID(), fresh.ID)
 		events := timeline(t, as(t, st, w.ghost(w.bob)), freshRoom)
