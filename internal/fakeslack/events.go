@@ -3,16 +3,17 @@ package fakeslack
 import "encoding/json"
 
 // verificationToken is the deprecated verification token Slack still puts in every
-// event_callback. slack-go's socketmode client does not check it.
+// event_callback and url_verification. slack-go's socketmode client does not check it.
 const verificationToken = "fake-verification-token"
 
-// emit sends ev, an inner Events API event, to the app over Socket Mode. An event that
-// happens in a conversation reaches the app when its bot user is a member, as Slack
-// delivers message.channels and friends, or, in a DM or group DM, when a member has
-// authorized the app with a user token (the manifest's user events message.im and
-// message.mpim): the event then names that user in its authorizations. ch is nil for
-// workspace events such as user_change. The app's own actions are delivered too, as Slack
-// does: the bridge must recognise its echoes by bot_id or user.
+// emit sends ev, an inner Events API event, to the app: as an HTTP POST to the Request URL
+// once UseEventsAPI has set one, over Socket Mode otherwise. Either way it only queues the
+// event and never blocks. An event that happens in a conversation reaches the app when its
+// bot user is a member, as Slack delivers message.channels and friends, or, in a DM or
+// group DM, when a member has authorized the app with a user token (the manifest's user
+// events message.im and message.mpim): the event then names that user in its
+// authorizations. ch is nil for workspace events such as user_change. The app's own actions
+// are delivered too, as Slack does: the bridge must recognise its echoes by bot_id or user.
 func (w *workspace) emit(ch *channel, ev obj) {
 	authorization := obj{"enterprise_id": nil, "team_id": w.team.id, "user_id": w.app.botUserID, "is_bot": true, "is_enterprise_install": false}
 	if ch != nil && !ch.isMember(w.app.botUserID) {
@@ -34,7 +35,9 @@ func (w *workspace) emit(ch *channel, ev obj) {
 		"is_ext_shared_channel": false,
 		"event_context":         "4-" + randomHex(16),
 	})
-	w.hub.send(payload)
+	if !w.poster.enqueue(payload) {
+		w.hub.send(payload)
+	}
 }
 
 // authorizingMember returns a member of a DM or group DM who authorized the app with a user

@@ -1,11 +1,15 @@
 // Package fakeslack is a Slack workspace for tests: an HTTP server that answers the Web API
-// methods Causeway's Slack bridge uses and speaks Socket Mode over WebSocket, so that
-// github.com/slack-go/slack and its socketmode package talk to it unmodified.
+// methods Causeway's Slack bridge uses and delivers Events API events over Socket Mode
+// (WebSocket) or, once UseEventsAPI has set a Request URL, as signed HTTP POSTs to the app,
+// so that github.com/slack-go/slack, its socketmode package and its SecretsVerifier work
+// with it unmodified.
 //
 // A test points slack-go at the fake with slack.OptionAPIURL(srv.APIURL()), acts as Slack
 // users through the Go API (Post, Edit, React, UploadFile, …), inspects what the bridge did
 // (Messages, Message, Replies) and injects faults (RateLimit, RevokeToken, Uninstall,
-// DropSockets, SendDisconnect). Wire shapes follow what Slack sends, not what slack-go happens to parse;
+// DropSockets, SendDisconnect). A test of the HTTP mode serves the app's Request URL itself,
+// failing requests as it likes, and checks them with SigningSecret, DroppedEvents and
+// WaitEventsDelivered. Wire shapes follow what Slack sends, not what slack-go happens to parse;
 // where the two differ the doc comment of the shape says so.
 //
 // The package owns the fake's state and wire formats only. It does not belong to the bridge
@@ -31,6 +35,19 @@ type Options struct {
 	// socketmode.OptionPingInterval), so this must be shorter. Defaults to 10 s.
 	PingInterval time.Duration
 
+	// SigningSecret is the app's signing secret, which signs the requests sent to the
+	// Request URL. Defaults to a random one.
+	SigningSecret string
+
+	// EventRetryDelays says when each retry of an event the Request URL failed to take is
+	// sent, counted from the failure. Nil means Slack's schedule, {0, 1 min, 5 min}; an
+	// empty slice means no retries.
+	EventRetryDelays []time.Duration
+
+	// EventTimeout is how long the fake waits for the Request URL's answer. Defaults to
+	// Slack's 3 s.
+	EventTimeout time.Duration
+
 	// Now, when set, stops the clock at that instant: timestamps then only move by
 	// Advance and SetTime (and by a microsecond per message, to keep them unique).
 	// When zero the clock follows the real time.
@@ -53,13 +70,23 @@ func (o *Options) setDefaults() {
 	if o.PingInterval <= 0 {
 		o.PingInterval = 10 * time.Second
 	}
+	if o.SigningSecret == "" {
+		o.SigningSecret = randomHex(16)
+	}
+	if o.EventRetryDelays == nil {
+		o.EventRetryDelays = defaultEventRetryDelays
+	}
+	if o.EventTimeout <= 0 {
+		o.EventTimeout = defaultEventTimeout
+	}
 }
 
 // Server is a fake Slack workspace with one installed app (its bot user, bot token and
 // app-level token) served over loopback HTTP.
 type Server struct {
-	http *httptest.Server
-	hub  *socketHub
+	http   *httptest.Server
+	hub    *socketHub
+	poster *eventPoster
 
 	// mu guards ws and faults. API handlers run with it held, so each Web API call is
 	// atomic, as the Go API methods are. The team and app identities in ws never change
@@ -72,16 +99,22 @@ type Server struct {
 // New starts a Server on a loopback port. Close it when the test ends.
 func New(opts Options) *Server {
 	opts.setDefaults()
-	s := &Server{hub: newSocketHub(opts.PingInterval), faults: newFaults()}
+	s := &Server{
+		hub:    newSocketHub(opts.PingInterval),
+		poster: newEventPoster(opts.SigningSecret, opts.EventRetryDelays, opts.EventTimeout),
+		faults: newFaults(),
+	}
 	s.http = httptest.NewUnstartedServer(s.routes())
 	// The state is built before Start so that no handler can observe it half made.
-	s.ws = newWorkspace(opts, "http://"+s.http.Listener.Addr().String(), s.hub)
+	s.ws = newWorkspace(opts, "http://"+s.http.Listener.Addr().String(), s.hub, s.poster)
 	s.http.Start()
 	return s
 }
 
-// Close closes every Socket Mode connection and shuts the HTTP server down.
+// Close stops delivering events to the Request URL, closes every Socket Mode connection and
+// shuts the HTTP server down.
 func (s *Server) Close() {
+	s.poster.close()
 	s.hub.close()
 	s.http.Close()
 }

@@ -109,7 +109,8 @@ func (s *Server) RevokeToken(value string) {
 // (https://docs.slack.dev/reference/events/app_uninstalled), and every token of the app,
 // the app-level one included, stops working. (Slack sends both events; their order is the
 // fake's choice.) Each Socket Mode connection closes once everything sent on it is
-// acknowledged, or after five seconds at most, and no new one can open.
+// acknowledged, or after five seconds at most, and no new one can open. Over HTTP,
+// app_uninstalled is the last event posted to the Request URL.
 func (s *Server) Uninstall() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,5 +120,6 @@ func (s *Server) Uninstall() {
 	}
 	s.ws.revoke(toks)
 	s.ws.emit(nil, obj{"type": "app_uninstalled"})
+	s.poster.setRequestURL("") // later events wait on the hub, for a socket that cannot open
 	s.hub.closeWhenAcked(socketWriteTimeout)
 }

@@ -1,8 +1,8 @@
 package fakeslack
 
 // workspace is the whole state of the fake Slack team. Its methods run with Server.mu held;
-// they never block and never take another lock except the socket hub's, which never calls
-// back into the workspace.
+// they never block and never take another lock except the socket hub's and the event
+// poster's, which never call back into the workspace.
 type workspace struct {
 	baseURL string // the server's own base URL, for file, avatar and upload links
 	team    team
@@ -10,6 +10,7 @@ type workspace struct {
 	clock   clock
 	ids     idSource
 	hub     *socketHub
+	poster  *eventPoster
 
 	tokens   map[string]*token
 	users    map[string]*user
@@ -38,13 +39,14 @@ type app struct {
 	botToken, appToken      string
 }
 
-func newWorkspace(opts Options, baseURL string, hub *socketHub) *workspace {
+func newWorkspace(opts Options, baseURL string, hub *socketHub, poster *eventPoster) *workspace {
 	w := &workspace{
 		baseURL:  baseURL,
 		team:     team{id: opts.TeamID, name: opts.TeamName, domain: opts.Domain},
 		clock:    newClock(opts.Now),
 		ids:      idSource{},
 		hub:      hub,
+		poster:   poster,
 		tokens:   map[string]*token{},
 		users:    map[string]*user{},
 		channels: map[string]*channel{},
