@@ -44,8 +44,12 @@ type CutoverConfig struct {
 type WorkspaceConfig struct {
 	// Name is a short name of the admin's choosing, used in logs, status and commands.
 	Name string `yaml:"name"`
-	// AppToken is the app-level token (xapp-…) that opens Socket Mode connections.
+	// AppToken is the app-level token (xapp-…) that opens Socket Mode connections. A
+	// workspace has it or a SigningSecret, not both.
 	AppToken Secret `yaml:"app_token"`
+	// SigningSecret is the app's signing secret, for an app that has Socket Mode off and sends
+	// its events over HTTP to EventsPath (the Events API): it verifies Slack's requests.
+	SigningSecret Secret `yaml:"signing_secret"`
 	// BotToken is the bot user's OAuth token (xoxb-…).
 	BotToken Secret `yaml:"bot_token"`
 	// APIURL is where the Web API is; tests and Slack-compatible servers point it elsewhere.
@@ -97,7 +101,7 @@ func (c Config) Validate() []error {
 			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", key, w.Name))
 		}
 		names[w.Name] = true
-		errs = append(errs, checkToken(key+".app_token", w.AppToken, "xapp-")...)
+		errs = append(errs, checkEventSource(key, w)...)
 		errs = append(errs, checkToken(key+".bot_token", w.BotToken, "xoxb-")...)
 		if u, err := url.Parse(w.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(u.Path, "/") {
 			errs = append(errs, fmt.Errorf("%s.api_url: must be an http(s) URL ending in / (got %q)", key, w.APIURL))
@@ -107,6 +111,23 @@ func (c Config) Validate() []error {
 		}
 	}
 	return errs
+}
+
+// checkEventSource checks that a workspace receives its events one way: over Socket Mode
+// (app_token) or over HTTP (signing_secret).
+func checkEventSource(key string, w WorkspaceConfig) []error {
+	switch {
+	case w.AppToken != "" && w.SigningSecret != "":
+		return []error{fmt.Errorf("%s: set app_token (Socket Mode) or signing_secret (Events API over HTTP), not both", key)}
+	case w.SigningSecret != "":
+		if _, err := w.SigningSecret.Value(); err != nil {
+			return []error{fmt.Errorf("%s.signing_secret: %w", key, err)}
+		}
+		return nil
+	case w.AppToken == "":
+		return []error{fmt.Errorf("%s.app_token: must be set (Socket Mode), or signing_secret for the Events API over HTTP", key)}
+	}
+	return checkToken(key+".app_token", w.AppToken, "xapp-")
 }
 
 func checkToken(key string, s Secret, prefix string) []error {
@@ -191,13 +212,16 @@ func (s Secret) String() string {
 var KeyDocs = map[string]string{
 	"": "The built-in Slack bridge. It connects to each workspace through a Slack app that the\n" +
 		"workspace's team creates from bridges/slack/manifest.yaml (see the README, \"Connect\n" +
-		"Slack\"), over Socket Mode: no public URL is needed.",
+		"Slack\"), over Socket Mode: no public URL is needed. An app with Socket Mode off sends\n" +
+		"its events over HTTP instead (signing_secret below).",
 	"username_template": "The localpart of Slack users' Matrix accounts: {workspace} is the Slack\n" +
 		"team ID, {user} the Slack user ID; lower-cased. Changing it later orphans existing ones.",
 	"public_portals": "List the rooms of public Slack channels in the room directory.",
 	"workspaces": "The workspaces to bridge, each a mapping with:\n" +
 		"  name: a short name of your choosing (a-z, 0-9, . _ = -), used in logs and commands\n" +
 		"  app_token: the app-level token, xapp-…: env:NAME, file:/path, or the token itself\n" +
+		"  signing_secret: instead of app_token, for an app with Socket Mode off that sends its\n" +
+		"    events over HTTP to <public_baseurl>/_causeway/bridges/slack/events/<name>; likewise\n" +
 		"  bot_token: the bot token, xoxb-…, likewise\n" +
 		"  api_url: the Slack Web API (default https://slack.com/api/)\n" +
 		"  channels: all (every channel the bot is in, the default) or a list of names or IDs\n" +

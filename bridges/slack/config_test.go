@@ -61,3 +61,29 @@ func TestWorkspaceDefaults(t *testing.T) {
 		t.Errorf("two workspaces named alike without {workspace} in the template: %v, want 2 problems", errs)
 	}
 }
+
+func TestWorkspaceEventSource(t *testing.T) {
+	t.Setenv("TEST_SLACK_SIGNING_SECRET", "8f742231b10e8888abcd99yyyzzz85a5")
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"socket mode", "app_token: xapp-1\n", ""},
+		{"events over HTTP", "signing_secret: env:TEST_SLACK_SIGNING_SECRET\n", ""},
+		{"neither", "", "workspaces[0].app_token: must be set (Socket Mode), or signing_secret for the Events API over HTTP"},
+		{"both", "app_token: xapp-1\n    signing_secret: s\n", "workspaces[0]: set app_token (Socket Mode) or signing_secret (Events API over HTTP), not both"},
+		{"unset variable", "signing_secret: env:TEST_UNSET_SIGNING_SECRET\n", "workspaces[0].signing_secret: environment variable TEST_UNSET_SIGNING_SECRET is not set"},
+	} {
+		var c Config
+		c.Defaults()
+		if err := yaml.Unmarshal([]byte("workspaces:\n  - name: acme\n    bot_token: xoxb-1\n    "+tc.yaml), &c); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		errs := c.Validate()
+		switch {
+		case tc.want == "" && len(errs) != 0:
+			t.Errorf("%s: %v, want no problem", tc.name, errs)
+		case tc.want != "" && (len(errs) != 1 || errs[0].Error() != tc.want):
+			t.Errorf("%s: %v, want %q", tc.name, errs, tc.want)
+		}
+	}
+}

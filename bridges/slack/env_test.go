@@ -33,6 +33,7 @@ type env struct {
 	general fakeslack.Channel // a channel the bot is in
 
 	extraWorkspaces []slackbridge.WorkspaceConfig // configured after the fake's, before startServer
+	overHTTP        bool                          // the fake's app sends its events over HTTP, not Socket Mode
 
 	transport *appservice.InProcessTransport // carries the homeserver's requests to the bridge
 	hsToken   string                         // what the homeserver presents to the bridge
@@ -42,9 +43,15 @@ type env struct {
 // extra ones configured.
 func startEnv(t *testing.T, driver, dsn string, extra ...slackbridge.WorkspaceConfig) *env {
 	t.Helper()
-	fake := fakeslack.New(fakeslack.Options{PingInterval: time.Second})
+	return startEnvWith(t, dsn, &env{extraWorkspaces: extra}, fakeslack.Options{PingInterval: time.Second})
+}
+
+// startEnvWith starts e, as startEnv does, on a fake Slack made with opts.
+func startEnvWith(t *testing.T, dsn string, e *env, opts fakeslack.Options) *env {
+	t.Helper()
+	fake := fakeslack.New(opts)
 	t.Cleanup(fake.Close)
-	e := &env{slack: fake, extraWorkspaces: extra}
+	e.slack = fake
 	e.alice = fake.AddUser(fakeslack.UserSpec{Name: "alice", RealName: "Alice Liddell"})
 	general, err := fake.AddChannel(fakeslack.ChannelSpec{Name: "general", Members: []string{e.alice.ID}, BotMember: true, Topic: "Everything", General: true})
 	if err != nil {
@@ -55,16 +62,25 @@ func startEnv(t *testing.T, driver, dsn string, extra ...slackbridge.WorkspaceCo
 	return e
 }
 
-// startServer boots the homeserver and the bridge on dsn.
+// startServer boots the homeserver and the bridge on dsn. When the fake's app sends its
+// events over HTTP, its Request URL is set to the new server, as an admin does.
 func (e *env) startServer(t *testing.T, dsn string) {
 	t.Helper()
-	workspaces := append([]slackbridge.WorkspaceConfig{{
+	ws := slackbridge.WorkspaceConfig{
 		Name: "test", AppToken: slackbridge.Secret(e.slack.AppToken()), BotToken: slackbridge.Secret(e.slack.BotToken()),
 		APIURL: e.slack.APIURL(), Channels: slackbridge.ChannelList{"all"}, Relay: true,
-	}}, e.extraWorkspaces...)
-	st := slackstack.Start(t, slackstack.Options{DSN: dsn, Workspaces: workspaces})
+	}
+	if e.overHTTP {
+		ws.AppToken, ws.SigningSecret = "", slackbridge.Secret(e.slack.SigningSecret())
+	}
+	st := slackstack.Start(t, slackstack.Options{DSN: dsn, Workspaces: append([]slackbridge.WorkspaceConfig{ws}, e.extraWorkspaces...)})
 	e.stack, e.srv, e.hsURL, e.store, e.bridge = st, st.Server, st.URL, st.Store, st.Bridge
 	e.transport, e.hsToken = st.Transport, st.HSToken
+	if e.overHTTP {
+		if err := e.slack.UseEventsAPI(context.Background(), e.hsURL+slackbridge.EventsPath+"test"); err != nil {
+			t.Fatalf("Slack refused the Request URL: %v", err)
+		}
+	}
 }
 
 // stop shuts the bridge and the homeserver down; startServer starts them again.

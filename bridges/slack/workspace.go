@@ -58,23 +58,40 @@ type workspace struct {
 }
 
 func newWorkspace(b *Bridge, cfg WorkspaceConfig, client *http.Client, minBackoff, maxBackoff time.Duration) (*workspace, error) {
-	appToken, err := cfg.AppToken.Value()
+	// Validate checked that exactly one of the app token and the signing secret is set.
+	appToken, err := secretValue(cfg.Name, "app_token", cfg.AppToken, false)
 	if err != nil {
-		return nil, fmt.Errorf("slack workspace %s: app_token: %w", cfg.Name, err)
+		return nil, err
 	}
-	botToken, err := cfg.BotToken.Value()
+	signingSecret, err := secretValue(cfg.Name, "signing_secret", cfg.SigningSecret, false)
 	if err != nil {
-		return nil, fmt.Errorf("slack workspace %s: bot_token: %w", cfg.Name, err)
+		return nil, err
+	}
+	botToken, err := secretValue(cfg.Name, "bot_token", cfg.BotToken, true)
+	if err != nil {
+		return nil, err
 	}
 	log := b.log.With("workspace", cfg.Name)
 	conn := slackconn.New(slackconn.Config{
-		Name: cfg.Name, AppToken: appToken, BotToken: botToken, APIURL: cfg.APIURL, HTTPClient: client, Log: log,
+		Name: cfg.Name, AppToken: appToken, SigningSecret: signingSecret, BotToken: botToken, APIURL: cfg.APIURL, HTTPClient: client, Log: log,
 		MinBackoff: minBackoff, MaxBackoff: maxBackoff, AuthCheckInterval: authCheckInterval,
 	})
 	w := &workspace{b: b, cfg: cfg, conn: conn, http: client, log: log,
 		channels: map[string]*slackapi.Channel{}, caughtUp: map[string]bool{}}
 	w.src = apiSource{w: w}
 	return w, nil
+}
+
+// secretValue resolves a workspace's secret; one that is not required may be unset ("").
+func secretValue(workspace, key string, s Secret, required bool) (string, error) {
+	if s == "" && !required {
+		return "", nil
+	}
+	v, err := s.Value()
+	if err != nil {
+		return "", fmt.Errorf("slack workspace %s: %s: %w", workspace, key, err)
+	}
+	return v, nil
 }
 
 // bot is the slack-go client of the bot token; call it inside call.
@@ -107,9 +124,12 @@ func (w *workspace) lockGhost(slackID string) func() {
 
 // run bridges the workspace until ctx ends or Slack refuses its tokens. It learns who the
 // bot is, makes the space, brings every bridged channel up to date from its history, and
-// then follows Socket Mode.
+// then follows Socket Mode or the events Slack sends over HTTP.
 func (w *workspace) run(ctx context.Context) {
 	go w.announceFailure(ctx)
+	if w.cfg.SigningSecret != "" {
+		w.log.InfoContext(ctx, "the workspace's app sends its events over HTTP to its Request URL", "request_url", w.eventsURL())
+	}
 	err := w.start(ctx)
 	if err == nil {
 		err = w.conn.Run(ctx, slackconn.HandlerFunc(w.handle))
@@ -330,6 +350,7 @@ func eventChannel(ev slackevents.EventsAPIEvent) string {
 type WorkspaceStatus struct {
 	Name          string                  `json:"name"`
 	TeamID        string                  `json:"team_id,omitempty"`
+	Transport     string                  `json:"transport"` // socket_mode, or events_api over HTTP
 	State         slackconn.State         `json:"state"`
 	Connected     bool                    `json:"connected"`
 	ConnectedTS   int64                   `json:"connected_since_ts,omitempty"`
@@ -363,7 +384,7 @@ type MethodStatus struct {
 func (w *workspace) status(ctx context.Context) WorkspaceStatus {
 	c := w.conn.Status()
 	s := WorkspaceStatus{
-		Name: w.cfg.Name, TeamID: c.TeamID, State: c.State, Connected: c.Connected,
+		Name: w.cfg.Name, TeamID: c.TeamID, Transport: c.Transport, State: c.State, Connected: c.Connected,
 		ConnectedTS: unixMilli(c.ConnectedSince), LastEventTS: unixMilli(c.LastEventAt),
 		Events: c.Events, HandlerErrors: c.HandlerErrors, Reconnects: c.Reconnects, AuthFailed: c.AuthFailed,
 		Error: c.LastError, Methods: map[string]MethodStatus{},

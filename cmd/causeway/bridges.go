@@ -29,11 +29,11 @@ const homeserverHost = "causeway.internal"
 type builtinBridges struct {
 	transport *appservice.InProcessTransport
 	slack     *mxappservice.AppService
-	slackHost string           // the Slack bridge's in-process host
-	directory bridge.Directory // the running bridges, for the admin API
-	imports   importJobs       // the importer, for the admin API
-	migration migrationSteps   // the cutover, for the admin API
-	avatars   atomic.Pointer[http.Handler]
+	slackHost string                        // the Slack bridge's in-process host
+	directory bridge.Directory              // the running bridges, for the admin API
+	imports   importJobs                    // the importer, for the admin API
+	migration migrationSteps                // the cutover, for the admin API
+	public    atomic.Pointer[http.ServeMux] // what the Slack bridge serves publicly, once it runs
 }
 
 // registerBridges registers the built-in bridges' appservices. It runs before the server
@@ -83,8 +83,10 @@ func (bb *builtinBridges) start(ctx context.Context, cfg *fileConfig, registry *
 	}
 	bb.transport.Handle(bb.slackHost, b.Router(bb.slack.Router))
 	bb.directory.Add("slack", b)
-	avatars := b.AvatarHandler()
-	bb.avatars.Store(&avatars)
+	public := http.NewServeMux()
+	public.Handle(slackbridge.AvatarPath, b.AvatarHandler())
+	public.Handle(slackbridge.EventsPath, b.EventsHandler())
+	bb.public.Store(public)
 	go func() {
 		if err := b.Run(ctx); err != nil {
 			log.ErrorContext(ctx, "Slack bridge stopped", "error", err)
@@ -177,15 +179,17 @@ func (m *migrationSteps) MigrateChannel(ctx context.Context, workspace, channel,
 	return s.Step(ctx, workspace, channel, action)
 }
 
-// routes are the public endpoints of the bridges, for server.WithRoute: mounted before the
-// bridges exist, they answer 404 until then.
-func (bb *builtinBridges) routes() server.Option {
-	return server.WithRoute(slackbridge.AvatarPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := bb.avatars.Load()
-		if h == nil {
+// routes are the public endpoints of the bridges, for server.WithRoute: relayed users'
+// avatars and Slack's events over HTTP. Mounted before the bridges exist, they answer 404
+// until then.
+func (bb *builtinBridges) routes() []server.Option {
+	serve := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux := bb.public.Load()
+		if mux == nil {
 			http.NotFound(w, r)
 			return
 		}
-		(*h).ServeHTTP(w, r)
-	}))
+		mux.ServeHTTP(w, r)
+	})
+	return []server.Option{server.WithRoute(slackbridge.AvatarPath, serve), server.WithRoute(slackbridge.EventsPath, serve)}
 }

@@ -32,8 +32,10 @@ func runServe(ctx context.Context, args []string, stdout io.Writer, getenv func(
 		return err
 	}
 	// Requests to appservices carry their own deadlines.
-	srv, err := server.New(ctx, cfg.Config, log, appservice.Layer(registry, bridges.client(), appservice.SenderOptions{}),
-		server.WithBridges(&bridges.directory), server.WithImports(&bridges.imports), server.WithMigration(&bridges.migration), bridges.routes())
+	options := append([]server.Option{appservice.Layer(registry, bridges.client(), appservice.SenderOptions{}),
+		server.WithBridges(&bridges.directory), server.WithImports(&bridges.imports), server.WithMigration(&bridges.migration)},
+		bridges.routes()...)
+	srv, err := server.New(ctx, cfg.Config, log, options...)
 	if err != nil {
 		return err
 	}

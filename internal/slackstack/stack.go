@@ -1,7 +1,8 @@
 // Package slackstack runs, for tests, the homeserver with the Slack bridge wired in as cmd
 // wires it: the bridge's appservice registered with the homeserver, both HTTP hops on the
-// in-process transport, and the homeserver (with the bridge's public avatars) served over
-// loopback HTTP for Matrix clients. The bridge's, the importer's and cmd's tests share it.
+// in-process transport, and the homeserver (with the bridge's public avatars and its Events
+// API endpoint) served over loopback HTTP. The bridge's, the importer's and cmd's tests
+// share it.
 package slackstack
 
 import (
@@ -107,6 +108,7 @@ func Start(tb testing.TB, opts Options) *Stack {
 	transport.Handle("slack.appservice.internal", s.Bridge.Router(as.Router))
 	s.Directory.Add("slack", s.Bridge)
 	mux.Handle(slackbridge.AvatarPath, s.Bridge.AvatarHandler())
+	mux.Handle(slackbridge.EventsPath, s.Bridge.EventsHandler())
 	bg := make(chan struct{})
 	go func() { srv.RunBackground(ctx); close(bg) }()
 	go func() { s.Bridge.Run(ctx); <-bg; close(s.done) }()

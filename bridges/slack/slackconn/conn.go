@@ -1,8 +1,9 @@
 // Package slackconn owns the connection to one Slack workspace: the Socket Mode session
 // that receives events (with reconnects, backoff, acknowledgements and deduplication of
-// redelivered envelopes), the Web API clients for the bot token and for users' tokens
-// (with Slack's per-method rate limits respected), the workspace's connection status and
-// its Prometheus metrics.
+// redelivered envelopes) or, for an app without Socket Mode, the Events API requests that
+// Slack sends over HTTP (verified with the app's signing secret); the Web API clients for
+// the bot token and for users' tokens (with Slack's per-method rate limits respected); the
+// workspace's connection status and its Prometheus metrics.
 //
 // It knows nothing of Matrix, portals or ghosts: what an event means, how a message is
 // bridged, in which order channels are served and how missed history is caught up belong
@@ -24,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -35,6 +37,10 @@ type Config struct {
 	Name string
 	// AppToken is the app-level token (xapp-…) that opens Socket Mode connections.
 	AppToken string
+	// SigningSecret is the app's signing secret. A Conn that has it and no AppToken
+	// receives its events over HTTP, through EventsHandler, which verifies each request
+	// with it.
+	SigningSecret string
 	// BotToken is the bot user's token (xoxb-…) for the Web API.
 	BotToken string
 	// APIURL is the Web API base, with a trailing slash. Defaults to "https://slack.com/api/".
@@ -128,6 +134,10 @@ type Conn struct {
 
 	// failed is closed when the workspace's bot or app token is rejected.
 	failed chan struct{}
+	// inbox carries the events EventsHandler receives to Run's goroutine.
+	inbox chan httpEvent
+	// taking says that Run's goroutine takes events from inbox.
+	taking atomic.Bool
 
 	mu       sync.Mutex
 	identity *Identity
@@ -142,6 +152,7 @@ func New(cfg Config) *Conn {
 		cfg:    cfg,
 		log:    cfg.Log.With(slog.String("workspace", cfg.Name)),
 		failed: make(chan struct{}),
+		inbox:  make(chan httpEvent),
 		seen:   newSeenEvents(cfg.DedupSize),
 		limits: limits{methods: map[string]*methodState{}},
 	}

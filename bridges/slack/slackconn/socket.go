@@ -81,13 +81,13 @@ func (f HandlerFunc) HandleEvent(ctx context.Context, ev slackevents.EventsAPIEv
 	return f(ctx, ev, meta)
 }
 
-// EventMeta is the Socket Mode envelope of an event.
+// EventMeta is how an event was delivered: its Socket Mode envelope, or its HTTP request.
 type EventMeta struct {
-	EnvelopeID   string
+	EnvelopeID   string    // the Socket Mode envelope; "" over HTTP
 	EventID      string    // Slack's event_id (Ev…), the same on every delivery of the event
 	EventTime    time.Time // event_time, whole seconds
 	RetryAttempt int       // 0 on the first delivery
-	RetryReason  string    // why Slack delivered it again, like "timeout"; "" on the first delivery
+	RetryReason  string    // why Slack delivered it again, like "timeout" or "http_timeout"; "" on the first delivery
 }
 
 // Run connects to the workspace and delivers its events to h until ctx ends (it then
@@ -96,9 +96,10 @@ type EventMeta struct {
 // reports, and retries that call with backoff on any other error. A Conn runs one Run at
 // a time; a Conn whose token was refused stays failed.
 //
-// Connections that end or fail are opened again with exponential backoff and jitter,
-// between MinBackoff and MaxBackoff, starting again at MinBackoff after a connection that
-// got Slack's hello.
+// Over Socket Mode, connections that end or fail are opened again with exponential backoff
+// and jitter, between MinBackoff and MaxBackoff, starting again at MinBackoff after a
+// connection that got Slack's hello. Over HTTP (no AppToken), Run takes the events that
+// EventsHandler receives (see events.go).
 func (c *Conn) Run(ctx context.Context, h Handler) error {
 	if !c.running.TryLock() {
 		return errors.New("slackconn: Run is already running for workspace " + c.cfg.Name)
@@ -122,6 +123,9 @@ func (c *Conn) Run(ctx context.Context, h Handler) error {
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() { c.checkAuth(runCtx) })
+	if c.overHTTP() {
+		return c.receiveEvents(runCtx, h)
+	}
 
 	b := backoff{min: c.cfg.MinBackoff, max: c.cfg.MaxBackoff}
 	for {
@@ -393,31 +397,47 @@ func (c *Conn) handleBadMessage(ctx, connCtx context.Context, smc *socketmode.Cl
 // acknowledges it. An error means the session must end.
 func (c *Conn) deliver(ctx, connCtx context.Context, smc *socketmode.Client, ev socketmode.Event, h Handler) error {
 	apiEvent, _ := ev.Data.(slackevents.EventsAPIEvent)
-	var meta EventMeta
+	meta := callbackMeta(apiEvent)
 	if req := ev.Request; req != nil {
-		meta = EventMeta{EnvelopeID: req.EnvelopeID, RetryAttempt: req.RetryAttempt, RetryReason: req.RetryReason}
+		meta.EnvelopeID, meta.RetryAttempt, meta.RetryReason = req.EnvelopeID, req.RetryAttempt, req.RetryReason
 	}
-	if cb, ok := apiEvent.Data.(*slackevents.EventsAPICallbackEvent); ok {
+	if !c.handleOnce(ctx, apiEvent, meta, h) {
+		// Run is stopping and the handler was cut short: leave the envelope to Slack.
+		return ctx.Err()
+	}
+	return c.ack(connCtx, smc, meta.EnvelopeID)
+}
+
+// callbackMeta returns the event_id and event_time of an event_callback.
+func callbackMeta(ev slackevents.EventsAPIEvent) EventMeta {
+	var meta EventMeta
+	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
 		meta.EventID = cb.EventID
 		meta.EventTime = time.Unix(int64(cb.EventTime), 0)
 	}
+	return meta
+}
+
+// handleOnce hands an event to h unless it was handled already, whichever way it arrived,
+// and keeps the status. It reports false when ctx ended while h ran: the event must then
+// stay unacknowledged, for Slack to deliver again. Only Run's goroutine calls it.
+func (c *Conn) handleOnce(ctx context.Context, ev slackevents.EventsAPIEvent, meta EventMeta, h Handler) bool {
 	key := meta.EventID
 	if key == "" {
 		key = "envelope:" + meta.EnvelopeID
 	}
-	log := c.log.With(slog.String("slack_event_id", meta.EventID), slog.String("slack_event_type", apiEvent.InnerEvent.Type))
+	log := c.log.With(slog.String("slack_event_id", meta.EventID), slog.String("slack_event_type", ev.InnerEvent.Type))
 
 	if c.seen.seen(key) {
 		c.update(func(s *connStatus) { s.duplicates++ })
 		log.DebugContext(ctx, "dropped a redelivered event", slog.Int("retry_attempt", meta.RetryAttempt))
-		return c.ack(connCtx, smc, meta.EnvelopeID)
+		return true
 	}
 	c.update(func(s *connStatus) { s.lastEventAt = time.Now() })
 
-	err := h.HandleEvent(ctx, apiEvent, meta)
+	err := h.HandleEvent(ctx, ev, meta)
 	if err != nil && ctx.Err() != nil {
-		// Run is stopping and the handler was cut short: leave the envelope to Slack.
-		return ctx.Err()
+		return false
 	}
 	c.seen.add(key)
 	c.update(func(s *connStatus) {
@@ -430,8 +450,8 @@ func (c *Conn) deliver(ctx, connCtx context.Context, smc *socketmode.Client, ev 
 	if err != nil {
 		log.WarnContext(ctx, "event handler failed; the event is acknowledged and left to catch-up", slog.Any("error", err))
 	}
-	c.noticeRevocation(ctx, apiEvent)
-	return c.ack(connCtx, smc, meta.EnvelopeID)
+	c.noticeRevocation(ctx, ev)
+	return true
 }
 
 // noticeRevocation fails the Conn when Slack announces that the app was uninstalled or its

@@ -9,7 +9,7 @@ type State string
 const (
 	StateStopped    State = "stopped"     // Run is not running
 	StateConnecting State = "connecting"  // opening a Socket Mode connection, or waiting to retry
-	StateConnected  State = "connected"   // Slack said hello on the open connection
+	StateConnected  State = "connected"   // Slack said hello on the open connection, or Run takes HTTP events
 	StateAuthFailed State = "auth_failed" // Slack refused the app or bot token: an admin must act
 )
 
@@ -17,10 +17,11 @@ const (
 type Status struct {
 	Workspace      string
 	TeamID         string // "" until auth.test has answered
+	Transport      string // TransportSocketMode or TransportEventsAPI
 	State          State
-	Connected      bool      // a Socket Mode connection is open and greeted
-	ConnectedSince time.Time // when the open connection got its hello; zero when not connected
-	LastEventAt    time.Time // when the last events_api envelope arrived; zero before the first
+	Connected      bool      // a Socket Mode connection is open and greeted, or Run takes HTTP events
+	ConnectedSince time.Time // when the open connection got its hello (Run began taking HTTP events); zero when not connected
+	LastEventAt    time.Time // when the last event arrived; zero before the first
 	Events         int64     // events handed to the handler
 	Duplicates     int64     // redelivered events dropped because they were handled already
 	HandlerErrors  int64     // events whose handler returned an error (they were acknowledged)
@@ -64,6 +65,7 @@ func (c *Conn) Status() Status {
 	s := c.status
 	st := Status{
 		Workspace:      c.cfg.Name,
+		Transport:      c.transport(),
 		State:          s.state,
 		Connected:      s.connected,
 		ConnectedSince: s.connectedSince,
