@@ -302,21 +302,21 @@ func (s *Store) CountMessages(ctx context.Context, k Key, channelID string) (int
 	return n, nil
 }
 
-// RecentThreads returns the roots of a channel's threads that had a reply bridged at or after
-// sinceTS (Unix ms): where replies may have been missed while the bridge was away.
-func (s *Store) RecentThreads(ctx context.Context, k Key, channelID string, sinceTS int64) ([]string, error) {
+// ActiveThreads returns the roots of a channel's threads that have a reply bridged whose sort
+// key is at or after since: where replies may have been missed while the bridge was away.
+func (s *Store) ActiveThreads(ctx context.Context, k Key, channelID string, since int64) ([]string, error) {
 	rows, err := s.db.Query(ctx, `SELECT DISTINCT thread_id FROM bridge_messages
-		WHERE network = $1 AND workspace = $2 AND channel_id = $3 AND thread_id <> '' AND created_ts >= $4
-		ORDER BY thread_id`, k.Network, k.Workspace, channelID, sinceTS)
+		WHERE network = $1 AND workspace = $2 AND channel_id = $3 AND sort_key >= $4 AND thread_id <> ''
+		ORDER BY thread_id`, k.Network, k.Workspace, channelID, since)
 	if err != nil {
-		return nil, fmt.Errorf("recent threads of %s: %w", channelID, err)
+		return nil, fmt.Errorf("active threads of %s: %w", channelID, err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("recent threads of %s: %w", channelID, err)
+			return nil, fmt.Errorf("active threads of %s: %w", channelID, err)
 		}
 		out = append(out, id)
 	}

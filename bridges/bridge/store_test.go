@@ -83,11 +83,11 @@ func TestStoreMessageMap(t *testing.T) {
 		if m, err := s.MessageByEvent(ctx, "$d"); err != nil || m.RemoteID != "300.1" || m.ThreadID != "200.1" {
 			t.Errorf("MessageByEvent = %+v, %v", m, err)
 		}
-		if roots, err := s.RecentThreads(ctx, slackT1, "C1", 0); err != nil || len(roots) != 1 || roots[0] != "200.1" {
-			t.Errorf("RecentThreads = %v, %v; want the thread of 200.1", roots, err)
+		if roots, err := s.ActiveThreads(ctx, slackT1, "C1", 300); err != nil || len(roots) != 1 || roots[0] != "200.1" {
+			t.Errorf("ActiveThreads = %v, %v; want the thread of 200.1", roots, err)
 		}
-		if roots, _ := s.RecentThreads(ctx, slackT1, "C1", 1); len(roots) != 0 {
-			t.Errorf("RecentThreads after the replies: %v, want none", roots)
+		if roots, _ := s.ActiveThreads(ctx, slackT1, "C1", 301); len(roots) != 0 {
+			t.Errorf("ActiveThreads after the replies: %v, want none", roots)
 		}
 		// Thread replies do not move the catch-up point of the channel's main timeline.
 		if m, err := s.LatestMessage(ctx, slackT1, "C1"); err != nil || m.RemoteID != "200.1" {

@@ -23,9 +23,7 @@ const historyPage = 200
 // the bot may have been invited while the bridge was away. Earlier history is the importer's.
 //
 // Replies to threads are fetched for the messages caught up that have any, and for the threads
-// that had a reply bridged in the last threadWindow. A thread whose root is older and which had
-// no reply bridged lately is not looked at: replies to it arrive live, or with the importer's
-// incremental run.
+// whose roots were bridged before (catchUpThreads).
 func (w *workspace) catchUp(ctx context.Context, channelID string, atStart bool) error {
 	if !w.relaysToMatrix(ctx, channelID) {
 		return nil
@@ -42,14 +40,14 @@ func (w *workspace) catchUp(ctx context.Context, channelID string, atStart bool)
 	} else if err != nil {
 		return err
 	}
-	return w.catchUpWith(ctx, w.conn.API(), channelID, latest.RemoteID)
+	return w.catchUpWith(ctx, w.conn.API(), channelID, latest)
 }
 
-// catchUpWith bridges what a channel said after the message ts, reading it with api: the
-// bot's, or for a DM the token of a member who logged in.
-func (w *workspace) catchUpWith(ctx context.Context, api *slackconn.API, channelID, ts string) error {
+// catchUpWith bridges what a channel said after its newest bridged message, latest, reading it
+// with api: the bot's, or for a DM the token of a member who logged in.
+func (w *workspace) catchUpWith(ctx context.Context, api *slackconn.API, channelID string, latest bridge.Message) error {
 	n := 0
-	err := w.readHistory(ctx, api, channelID, ts, func(m *slackapi.Msg) error {
+	err := w.readHistory(ctx, api, channelID, latest.RemoteID, func(m *slackapi.Msg) error {
 		n++
 		return w.onMessage(ctx, m)
 	})
@@ -59,25 +57,68 @@ func (w *workspace) catchUpWith(ctx context.Context, api *slackconn.API, channel
 	if n > 0 {
 		w.log.InfoContext(ctx, "caught a channel up", "channel", channelID, "messages", n)
 	}
-	return w.catchUpRecentThreads(ctx, api, channelID)
+	return w.catchUpThreads(ctx, api, channelID, latest)
 }
 
-// threadWindow is how far back a thread's last bridged reply may be for its replies to be
-// caught up after downtime.
-const threadWindow = 7 * 24 * time.Hour
+// threadLookback is how far back from a channel's newest bridged message catch-up looks for
+// threads that may have had replies meanwhile.
+const threadLookback = 14 * 24 * time.Hour
 
-// catchUpRecentThreads fetches the replies missed in the threads that were active lately.
-func (w *workspace) catchUpRecentThreads(ctx context.Context, api *slackconn.API, channelID string) error {
-	roots, err := w.b.store.RecentThreads(ctx, w.key, channelID, time.Now().Add(-threadWindow).UnixMilli())
+// catchUpThreads fetches the replies written while the bridge was away to threads whose roots
+// were bridged before, latest being the channel's newest bridged message then:
+//
+//   - the threads whose roots are in the threadLookback before latest: the history of that
+//     time, read again, gives each root's latest reply, and a thread is read only when that
+//     reply is not bridged;
+//   - the threads with older roots that had a reply in that time, each read.
+//
+// Slack offers no way to find the other threads short of reading the whole history: a reply
+// to a thread quiet for longer than threadLookback before the bridge stopped arrives only
+// with the importer's incremental run (causeway import slack-api).
+func (w *workspace) catchUpThreads(ctx context.Context, api *slackconn.API, channelID string, latest bridge.Message) error {
+	until := slackMicros(latest.RemoteID)
+	since := until - threadLookback.Microseconds()
+	recent, err := w.historyIn(ctx, api, channelID, since, until)
 	if err != nil {
 		return err
 	}
-	for _, root := range roots {
+	roots := map[string]bool{}
+	for i := range recent {
+		m := &recent[i].Msg
+		if m.ReplyCount == 0 {
+			continue
+		}
+		roots[m.Timestamp] = true
+		bridged, err := w.bridged(ctx, channelID, m.LatestReply)
+		if err != nil {
+			return err
+		}
+		if bridged {
+			continue
+		}
+		if err := w.readThread(ctx, api, channelID, m.Timestamp, func(m *slackapi.Msg) error { return w.onMessage(ctx, m) }); err != nil {
+			return fmt.Errorf("thread %s: %w", m.Timestamp, err)
+		}
+	}
+	active, err := w.b.store.ActiveThreads(ctx, w.key, channelID, since)
+	if err != nil {
+		return err
+	}
+	for _, root := range active {
+		if roots[root] {
+			continue
+		}
 		if err := w.readThread(ctx, api, channelID, root, func(m *slackapi.Msg) error { return w.onMessage(ctx, m) }); err != nil {
 			return fmt.Errorf("thread %s: %w", root, err)
 		}
 	}
 	return nil
+}
+
+// bridged reports whether the message ts of a channel was bridged or imported.
+func (w *workspace) bridged(ctx context.Context, channelID, ts string) (bool, error) {
+	parts, err := w.b.store.Message(ctx, w.key, channelID, ts)
+	return len(parts) > 0, err
 }
 
 // historyWindow is how much of a channel's time readHistory reads, sorts and hands out at a
@@ -199,7 +240,7 @@ func (w *workspace) catchUpDMs(ctx context.Context) error {
 		if api == nil {
 			continue // no one who logged in is in it any more
 		}
-		if err := w.catchUpWith(ctx, api, p.ChannelID, latest.RemoteID); err != nil {
+		if err := w.catchUpWith(ctx, api, p.ChannelID, latest); err != nil {
 			w.log.WarnContext(ctx, "cannot catch a DM up", "channel", p.ChannelID, "error", err)
 		}
 	}

@@ -91,38 +91,49 @@ func TestRestartLeavesNoGap(t *testing.T) {
 	})
 }
 
-// TestRestartCatchesUpThreads: a reply to a thread whose root is older than the newest message
-// of the channel, written while Causeway was down and never delivered, is caught up.
+// TestRestartCatchesUpThreads: replies written while Causeway was down and never delivered are
+// caught up in the threads whose roots are older than the channel's newest message: a thread
+// with replies bridged, a thread that had none yet, and a thread whose root is a month old but
+// which had a reply lately.
 func TestRestartCatchesUpThreads(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
-		e := startEnv(t, driver, dsn)
+		now := time.Now()
+		e := startEnvWith(t, dsn, &env{}, fakeslack.Options{PingInterval: time.Second, Now: now.Add(-30 * 24 * time.Hour)})
 		bob, roomID := e.joinGeneral(t, "bob")
-		root, err := e.slack.Post(e.alice.ID, e.general.ID, "a question")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, text := range []string{"a first answer", "meanwhile, in the channel"} {
-			opts := []fakeslack.PostOption{}
-			if text == "a first answer" {
-				opts = append(opts, fakeslack.InThread(root))
-			}
-			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text, opts...); err != nil {
+		post := func(text string, opts ...fakeslack.PostOption) string {
+			t.Helper()
+			ts, err := e.slack.Post(e.alice.ID, e.general.ID, text, opts...)
+			if err != nil {
 				t.Fatal(err)
 			}
+			return ts
 		}
-		wantBodies(t, bob, roomID, e.ghost(e.alice.ID), []string{"a question", "a first answer", "meanwhile, in the channel"})
+		old := post("an old question")
+		e.slack.SetTime(now.Add(-24 * time.Hour))
+		post("a recent answer", fakeslack.InThread(old))
+		e.slack.SetTime(now.Add(-time.Hour))
+		root := post("a question")
+		post("a first answer", fakeslack.InThread(root))
+		unanswered := post("an unanswered question")
+		post("meanwhile, in the channel")
+		wantBodies(t, bob, roomID, e.ghost(e.alice.ID), []string{"an old question", "a recent answer", "a question",
+			"a first answer", "an unanswered question", "meanwhile, in the channel"})
 
 		e.down(t)
-		if _, err := e.slack.Post(e.alice.ID, e.general.ID, "a late answer", fakeslack.InThread(root)); err != nil {
-			t.Fatal(err)
+		e.slack.SetTime(now)
+		late := map[string]string{"a late answer": root, "a first answer, late": unanswered, "a late answer to an old question": old}
+		for text, thread := range late {
+			post(text, fakeslack.InThread(thread))
 		}
 		e.slack.DiscardUndelivered()
 		e.startServer(t, dsn)
 		bob.HomeserverURL = mustParseURL(t, e.hsURL)
-		waitEvent(t, bob, roomID, "the late answer in its thread", func(ev *event.Event) bool {
-			return ev.Type == event.EventMessage && ev.Content.AsMessage().Body == "a late answer" &&
-				ev.Content.AsMessage().RelatesTo.GetThreadParent() != ""
-		})
+		for text := range late {
+			waitEvent(t, bob, roomID, text+" in its thread", func(ev *event.Event) bool {
+				return ev.Type == event.EventMessage && ev.Content.AsMessage().Body == text &&
+					ev.Content.AsMessage().RelatesTo.GetThreadParent() != ""
+			})
+		}
 	})
 }
 
