@@ -241,7 +241,32 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	mux.Handle("/", api.Handler())
 	srv.handler = mux
+	srv.background = append(srv.background, srv.maintainDatabase)
 	return srv, nil
+}
+
+// maintenanceInterval is how often the database is checked for tables to vacuum or analyze.
+const maintenanceInterval = time.Minute
+
+// maintainDatabase vacuums and analyzes the tables that need it every maintenanceInterval,
+// until ctx ends: the work of PostgreSQL's autovacuum where it is off (sqldb.DB.Maintain).
+func (s *Server) maintainDatabase(ctx context.Context) error {
+	tick := time.NewTicker(maintenanceInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		done, err := s.DB.SQL().Maintain(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.WarnContext(ctx, "database maintenance failed", "error", err)
+		case len(done.Vacuumed)+len(done.Analyzed) > 0:
+			s.log.DebugContext(ctx, "maintained the database, as autovacuum is off", "vacuumed", done.Vacuumed, "analyzed", done.Analyzed)
+		}
+	}
 }
 
 // Handler serves every HTTP endpoint of the server.
@@ -258,7 +283,8 @@ func (s *Server) MetricsHandler() http.Handler {
 // Close releases the database.
 func (s *Server) Close() { s.DB.Close() }
 
-// RunBackground runs the server's background work (appservice delivery) until ctx ends.
+// RunBackground runs the server's background work (appservice delivery, database
+// maintenance) until ctx ends.
 func (s *Server) RunBackground(ctx context.Context) error {
 	errc := make(chan error, len(s.background))
 	for _, run := range s.background {
