@@ -121,6 +121,15 @@ func (a *API) routesV3(r chi.Router) {
 	r.Get("/thirdparty/user", a.authed(a.thirdPartyLookup("user")))
 	r.Get("/thirdparty/user/{protocol}", a.authed(a.thirdPartyLookup("user")))
 
+	// Account data and room tags.
+	r.Get("/user/{userId}/account_data/{type}", a.authed(a.handleGetAccountData))
+	r.Put("/user/{userId}/account_data/{type}", a.authed(a.handleSetAccountData))
+	r.Get("/user/{userId}/rooms/{roomId}/account_data/{type}", a.authed(a.handleGetRoomAccountData))
+	r.Put("/user/{userId}/rooms/{roomId}/account_data/{type}", a.authed(a.handleSetRoomAccountData))
+	r.Get("/user/{userId}/rooms/{roomId}/tags", a.authed(a.handleGetTags))
+	r.Put("/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.handleSetTag))
+	r.Delete("/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.handleDeleteTag))
+
 	// Sync and filters.
 	r.Get("/sync", a.authed(a.handleSync))
 	r.Post("/user/{userId}/filter", a.authed(a.handleCreateFilter))

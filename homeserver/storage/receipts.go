@@ -8,7 +8,7 @@ import (
 	"maunium.net/go/mautrix/id"
 )
 
-// Receipt is a user's receipt (or fully-read marker) of one type in one room and thread.
+// Receipt is a user's receipt of one type (m.read or m.read.private) in one room and thread.
 type Receipt struct {
 	RoomID    id.RoomID
 	UserID    id.UserID
@@ -30,8 +30,7 @@ const (
 		SET event_id = excluded.event_id, event_pos = excluded.event_pos, ts = excluded.ts, stream_pos = excluded.stream_pos
 		WHERE r.event_pos < excluded.event_pos`
 	// What a user may see of receipts: everyone's m.read and their own m.read.private
-	// (content/client-server-api/modules/receipts.md, "Private read receipts"). m.fully_read
-	// is never an m.receipt.
+	// (content/client-server-api/modules/receipts.md, "Private read receipts").
 	visibleReceipt = `(r.receipt_type = 'm.read' OR r.receipt_type = 'm.read.private' AND r.user_id = $1)`
 	// Newest first, so that LIMIT keeps the latest.
 	selectReceiptsInRange = `SELECT ` + receiptColumns + ` FROM receipts r

@@ -96,18 +96,19 @@ func ReceiptEvents(receipts []storage.Receipt) []EphemeralEvent {
 	return out
 }
 
-// ephemeralWindow is what one /sync response covers of the ephemeral streams.
-type ephemeralWindow struct {
+// streamWindow is what one /sync response covers of the streams besides the events.
+type streamWindow struct {
 	since, upto StreamToken // since is zero on an initial sync
 	// receipts holds, on an incremental sync, the receipts in (since, upto] of the rooms the
 	// user is joined to, by room.
-	receipts map[id.RoomID][]storage.Receipt
+	receipts    map[id.RoomID][]storage.Receipt
+	accountData *accountDataWindow
 }
 
 // roomEphemeral returns a joined room's ephemeral section: its current typing and receipts
 // when full (an initial sync, a newly joined room, full_state), otherwise what changed in the
 // window. Either is filtered by the room.ephemeral filter.
-func (s *Service) roomEphemeral(ctx context.Context, req Request, roomID id.RoomID, w *ephemeralWindow, full bool) ([]any, error) {
+func (s *Service) roomEphemeral(ctx context.Context, req Request, roomID id.RoomID, w *streamWindow, full bool) ([]any, error) {
 	var evs []EphemeralEvent
 	userIDs, typingPos := s.typing.room(roomID)
 	if full && len(userIDs) > 0 || !full && typingPos > w.since.Typing {

@@ -2,6 +2,8 @@ package syncapi
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"slices"
 
 	"maunium.net/go/mautrix/event"
@@ -12,11 +14,8 @@ import (
 )
 
 // ReceiptTypeFullyRead is the fully-read marker (content/client-server-api/modules/read_markers.md),
-// which clients set with /read_markers or as a receipt type.
-//
-// The spec keeps it in the room's account data as an m.fully_read event. Until room account
-// data exists, it is stored beside the receipts and not sent anywhere: it is never an
-// m.receipt.
+// which clients set with /read_markers or as a receipt type. It is kept as the room's
+// m.fully_read account data, {"event_id": …}, and is never an m.receipt.
 const ReceiptTypeFullyRead event.ReceiptType = "m.fully_read"
 
 // Bounds on the receipts one /sync response carries. Receipts are "up to" markers that
@@ -33,10 +32,10 @@ type ReceiptUpdate struct {
 	EventID  id.EventID
 }
 
-// SetReceipts stores a user's receipts and markers in a room
+// SetReceipts stores a user's receipts and fully-read marker in a room, all or none
 // (data/api/client-server/receipts.yaml, read_markers.yaml). Only joined members may set
 // them, and only on events of the room they can see; all are checked before any is stored.
-// A receipt never moves back: one for an event before the current one is accepted and ignored.
+// Neither moves back: one for an event before the current one is accepted and ignored.
 func (s *Service) SetReceipts(ctx context.Context, roomID id.RoomID, userID id.UserID, updates []ReceiptUpdate) error {
 	for _, u := range updates {
 		switch u.Type {
@@ -56,18 +55,31 @@ func (s *Service) SetReceipts(ctx context.Context, roomID id.RoomID, userID id.U
 	if membership != string(event.MembershipJoin) {
 		return mxerr.Forbidden.WithMessage("you are not in room %s", roomID)
 	}
-	receipts := make([]storage.Receipt, len(updates))
-	for i, u := range updates {
+	var receipts []storage.Receipt
+	var marker *storage.Event
+	for _, u := range updates {
 		ev, err := s.rooms.VisibleEvent(ctx, roomID, u.EventID, userID)
 		if err != nil {
 			return err
 		}
-		receipts[i] = storage.Receipt{RoomID: roomID, UserID: userID, Type: u.Type, ThreadID: u.ThreadID, EventID: ev.ID, EventPos: ev.StreamPos}
+		if u.Type == ReceiptTypeFullyRead {
+			marker = ev
+			continue
+		}
+		receipts = append(receipts, storage.Receipt{RoomID: roomID, UserID: userID, Type: u.Type, ThreadID: u.ThreadID, EventID: ev.ID, EventPos: ev.StreamPos})
 	}
 	now := s.now().UnixMilli()
 	var stored []storage.Receipt
+	var markerMoved bool
 	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
 		stored = stored[:0]
+		if marker != nil {
+			key := storage.AccountData{UserID: userID, RoomID: roomID, Type: event.AccountDataFullyRead.Type}
+			var err error
+			if markerMoved, err = changeAccountData(ctx, tx, now, key, moveFullyRead(ctx, tx, marker)); err != nil {
+				return err
+			}
+		}
 		for _, r := range receipts {
 			var err error
 			if r.StreamPos, err = tx.NextCounter(ctx, "receipts"); err != nil {
@@ -87,21 +99,41 @@ func (s *Service) SetReceipts(ctx context.Context, roomID id.RoomID, userID id.U
 	if err != nil {
 		return err
 	}
+	if markerMoved {
+		s.notifier.WakeUser(userID)
+	}
 	for _, r := range stored {
 		s.receiptStored(r)
 	}
 	return nil
 }
 
+// moveFullyRead is the change of an m.fully_read content to the event to: none when the
+// marker is at or after it already.
+func moveFullyRead(ctx context.Context, tx *storage.Tx, to *storage.Event) func(json.RawMessage) (json.RawMessage, error) {
+	return func(current json.RawMessage) (json.RawMessage, error) {
+		var marker struct {
+			EventID id.EventID `json:"event_id"`
+		}
+		if json.Unmarshal(current, &marker) == nil && marker.EventID != "" {
+			at, err := tx.EventByID(ctx, marker.EventID)
+			if err == nil && at.StreamPos >= to.StreamPos {
+				return nil, nil
+			}
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return nil, err
+			}
+		}
+		return json.Marshal(map[string]id.EventID{"event_id": to.ID})
+	}
+}
+
 // receiptStored wakes the long polls that may see the receipt and tells the ephemeral notifier.
 func (s *Service) receiptStored(r storage.Receipt) {
-	switch r.Type {
-	case event.ReceiptTypeRead:
+	if r.Type == event.ReceiptTypeRead {
 		s.notifier.WakeRoom(r.RoomID)
-	case event.ReceiptTypeReadPrivate:
-		s.notifier.WakeUser(r.UserID) // no one else may see it
-	default:
-		return
+	} else {
+		s.notifier.WakeUser(r.UserID) // m.read.private: no one else may see it
 	}
 	if s.ephemeral != nil {
 		s.ephemeral.OnReceipt(r)

@@ -34,6 +34,11 @@ type RoomsBlock struct {
 	Leave  map[id.RoomID]*LeftRoom    `json:"leave,omitempty"`
 }
 
+// empty reports whether the response carries nothing new.
+func (r *Response) empty() bool {
+	return r.Rooms.empty() && len(r.AccountData.Events) == 0
+}
+
 func (b *RoomsBlock) empty() bool {
 	return b == nil || len(b.Join)+len(b.Invite)+len(b.Leave) == 0
 }

@@ -15,8 +15,8 @@ import (
 )
 
 // roomsStream computes rooms.join, rooms.invite and rooms.leave for the event range
-// (since, upto] and the ephemeral window w. since 0 is an initial sync.
-func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int64, w *ephemeralWindow) (*RoomsBlock, error) {
+// (since, upto] and the window w of the other streams. since 0 is an initial sync.
+func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int64, w *streamWindow) (*RoomsBlock, error) {
 	memberships, err := s.db.RoomsOfUser(ctx, req.UserID)
 	if err != nil {
 		return nil, err
@@ -56,14 +56,18 @@ func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int6
 			if err != nil {
 				return nil, err
 			}
-			if !full && active[roomID] == 0 && len(ephemeral) == 0 {
+			accountData, err := s.roomAccountData(ctx, req, roomID, w.accountData, full)
+			if err != nil {
+				return nil, err
+			}
+			if !full && active[roomID] == 0 && len(ephemeral) == 0 && len(accountData) == 0 {
 				continue
 			}
 			jr, err := s.joinedRoom(ctx, req, roomID, since, upto, full)
 			if err != nil {
 				return nil, err
 			}
-			jr.Ephemeral.Events = ephemeral
+			jr.Ephemeral.Events, jr.AccountData.Events = ephemeral, accountData
 			block.Join[roomID] = jr
 		case event.MembershipInvite:
 			if !initial && !changed {
@@ -80,6 +84,9 @@ func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int6
 			}
 			lr, err := s.leftRoom(ctx, req, roomID, since, initial || req.FullState)
 			if err != nil {
+				return nil, err
+			}
+			if lr.AccountData.Events, err = s.roomAccountData(ctx, req, roomID, w.accountData, false); err != nil {
 				return nil, err
 			}
 			block.Leave[roomID] = lr

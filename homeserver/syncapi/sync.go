@@ -19,8 +19,8 @@ type Request struct {
 }
 
 // Sync answers a sync request. An incremental request with nothing new waits up to Timeout for
-// an event, typing or a receipt in the user's rooms, then answers with whatever arrived
-// (possibly nothing).
+// an event, typing or a receipt in the user's rooms, or a change of their account data, then
+// answers with whatever arrived (possibly nothing).
 func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	if req.Since == nil || req.Timeout <= 0 || req.FullState {
 		return s.compute(ctx, req)
@@ -36,7 +36,7 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	l := s.notifier.Listen(req.UserID, watched)
 	defer l.Close()
 	resp, err := s.compute(ctx, req)
-	if err != nil || !resp.Rooms.empty() {
+	if err != nil || !resp.empty() {
 		return resp, err
 	}
 	timer := time.NewTimer(req.Timeout)
@@ -57,12 +57,13 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &ephemeralWindow{upto: upto}
+	w := &streamWindow{upto: upto}
 	if req.Since != nil {
 		w.since = StreamToken{
-			Events:   min(req.Since.Events, upto.Events),
-			Typing:   req.Since.Typing,
-			Receipts: min(req.Since.Receipts, upto.Receipts),
+			Events:      min(req.Since.Events, upto.Events),
+			Typing:      req.Since.Typing,
+			Receipts:    min(req.Since.Receipts, upto.Receipts),
+			AccountData: min(req.Since.AccountData, upto.AccountData),
 		}
 		if w.since.Typing > upto.Typing {
 			// A token from before a restart that outran the new positions: send every
@@ -73,13 +74,16 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 			return nil, err
 		}
 	}
+	if w.accountData, err = s.accountDataSince(ctx, req, w.since.AccountData, upto.AccountData); err != nil {
+		return nil, err
+	}
 	block, err := s.roomsStream(ctx, req, w.since.Events, upto.Events, w)
 	if err != nil {
 		return nil, err
 	}
 	resp := &Response{
 		NextBatch:   upto.String(),
-		AccountData: emptyEvents(),
+		AccountData: EventsBlock{Events: globalAccountData(req, w.accountData)},
 		Presence:    emptyEvents(),
 		ToDevice:    emptyEvents(),
 	}
@@ -99,6 +103,9 @@ func (s *Service) positions(ctx context.Context) (StreamToken, error) {
 		return StreamToken{}, err
 	}
 	if t.Receipts, err = s.db.Counter(ctx, "receipts"); err != nil {
+		return StreamToken{}, err
+	}
+	if t.AccountData, err = s.db.Counter(ctx, "account_data"); err != nil {
 		return StreamToken{}, err
 	}
 	return t, nil

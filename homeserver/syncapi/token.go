@@ -9,18 +9,21 @@ import (
 	"causeway/homeserver/storage"
 )
 
-// StreamToken is a /sync position: one position per stream, written "s{events}_{typing}_{receipts}".
+// StreamToken is a /sync position: one position per stream, written
+// "s{events}_{typing}_{receipts}_{account data}".
 // Later streams append "_"-separated fields; a token with fewer fields (an older server's
 // "s{events}") reads with the missing positions at zero, and fields beyond those this server
 // knows (a newer server's) are ignored.
 type StreamToken struct {
-	Events   int64 // the "events" counter
-	Typing   int64 // the in-memory typing stream (typing.go)
-	Receipts int64 // the "receipts" counter
+	Events      int64 // the "events" counter
+	Typing      int64 // the in-memory typing stream (typing.go)
+	Receipts    int64 // the "receipts" counter
+	AccountData int64 // the "account_data" counter
 }
 
 func (t StreamToken) String() string {
-	return "s" + strconv.FormatInt(t.Events, 10) + "_" + strconv.FormatInt(t.Typing, 10) + "_" + strconv.FormatInt(t.Receipts, 10)
+	return "s" + strconv.FormatInt(t.Events, 10) + "_" + strconv.FormatInt(t.Typing, 10) + "_" + strconv.FormatInt(t.Receipts, 10) +
+		"_" + strconv.FormatInt(t.AccountData, 10)
 }
 
 // ParseStreamToken reads a token written by StreamToken.String, or by an older version of it.
@@ -31,7 +34,7 @@ func ParseStreamToken(s string) (StreamToken, error) {
 		return StreamToken{}, invalid
 	}
 	var t StreamToken
-	fields := []*int64{&t.Events, &t.Typing, &t.Receipts}
+	fields := []*int64{&t.Events, &t.Typing, &t.Receipts, &t.AccountData}
 	for i, f := range strings.Split(rest, "_") {
 		v, err := strconv.ParseInt(f, 10, 64)
 		if err != nil || v < 0 {

@@ -7,6 +7,14 @@ refresh_token_hash text nullable=YES default=""
 created_ts bigint nullable=NO default=""
 expires_ts bigint nullable=NO default="0"
 
+-- table account_data
+user_id text nullable=NO default=""
+room_id text nullable=NO default=""
+type text nullable=NO default=""
+content text nullable=NO default=""
+stream_pos bigint nullable=NO default=""
+updated_ts bigint nullable=NO default=""
+
 -- table appservice_grants
 user_id text nullable=NO default=""
 appservice_id text nullable=NO default=""
@@ -320,6 +328,8 @@ state_snapshot_ids
 CREATE INDEX access_tokens_device ON public.access_tokens USING btree (user_id, device_id)
 CREATE UNIQUE INDEX access_tokens_pkey ON public.access_tokens USING btree (token_hash)
 CREATE INDEX access_tokens_refresh ON public.access_tokens USING btree (refresh_token_hash)
+CREATE UNIQUE INDEX account_data_pkey ON public.account_data USING btree (user_id, room_id, type)
+CREATE INDEX account_data_stream ON public.account_data USING btree (user_id, stream_pos)
 CREATE UNIQUE INDEX appservice_grants_pkey ON public.appservice_grants USING btree (user_id, appservice_id)
 CREATE UNIQUE INDEX appservice_streams_pkey ON public.appservice_streams USING btree (appservice_id)
 CREATE UNIQUE INDEX appservice_txns_pkey ON public.appservice_txns USING btree (appservice_id)

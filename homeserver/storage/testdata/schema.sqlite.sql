@@ -9,6 +9,17 @@ CREATE TABLE access_tokens (
 	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
 );
 
+-- table account_data
+CREATE TABLE account_data (
+	user_id TEXT NOT NULL,
+	room_id TEXT NOT NULL, -- '' for global account data
+	type TEXT NOT NULL,
+	content TEXT NOT NULL, -- a JSON object
+	stream_pos BIGINT NOT NULL,
+	updated_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, room_id, type)
+);
+
 -- table appservice_grants
 CREATE TABLE appservice_grants (
 	user_id TEXT NOT NULL,
@@ -436,6 +447,9 @@ CREATE INDEX access_tokens_device ON access_tokens (user_id, device_id);
 
 -- index access_tokens_refresh
 CREATE INDEX access_tokens_refresh ON access_tokens (refresh_token_hash);
+
+-- index account_data_stream
+CREATE INDEX account_data_stream ON account_data (user_id, stream_pos);
 
 -- index bridge_logins_remote
 CREATE UNIQUE INDEX bridge_logins_remote ON bridge_logins (network, workspace, remote_id);
