@@ -17,6 +17,7 @@ func (a *API) Handler() http.Handler {
 	r.MethodNotAllowed(web.MethodNotAllowed)
 
 	r.Get("/.well-known/matrix/client", a.wrap(a.handleWellKnown))
+	r.Get("/.well-known/matrix/support", a.wrap(a.handleSupport))
 	r.Get("/_matrix/client/versions", a.wrap(a.handleVersions))
 	r.Route("/_matrix/client/v3", a.routesV3)
 	r.Route("/_matrix/client/v1", a.routesV1)
@@ -32,6 +33,7 @@ func (a *API) Handler() http.Handler {
 func (a *API) routesV1(r chi.Router) {
 	r.Get("/register/m.login.registration_token/validity", a.wrap(a.limited(a.handleRegistrationTokenValidity)))
 	r.Post("/appservice/{appserviceId}/ping", a.authed(a.handleAppservicePing))
+	r.Get("/mutual_rooms", a.authed(a.handleMutualRooms))
 }
 
 // routesCauseway holds Causeway's own client endpoints, under an unstable prefix of its own.
@@ -55,6 +57,19 @@ func (a *API) routesV3(r chi.Router) {
 	r.Post("/account/password", a.authed(a.handleChangePassword))
 	r.Post("/account/deactivate", a.authed(a.handleDeactivate))
 	r.Get("/capabilities", a.authed(a.handleCapabilities))
+
+	// Third-party identifiers, which this server does not keep.
+	r.Get("/account/3pid", a.authed(a.handleListThreepids))
+	r.Post("/account/3pid", a.authed(a.handleAddThreepid))
+	r.Post("/account/3pid/add", a.authed(a.handleAddThreepid))
+	r.Post("/account/3pid/bind", a.authed(a.handleAddThreepid))
+	r.Post("/account/3pid/delete", a.authed(a.handleRemoveThreepid))
+	r.Post("/account/3pid/unbind", a.authed(a.handleRemoveThreepid))
+	for _, medium := range []string{"email", "msisdn"} {
+		r.Post("/account/3pid/"+medium+"/requestToken", a.wrap(a.limited(a.handleThreepidTokenForAccount)))
+		r.Post("/register/"+medium+"/requestToken", a.wrap(a.limited(a.handleThreepidToken)))
+		r.Post("/account/password/"+medium+"/requestToken", a.wrap(a.limited(a.handleThreepidToken)))
+	}
 
 	// Devices.
 	r.Get("/devices", a.authed(a.handleListDevices))
@@ -120,6 +135,9 @@ func (a *API) routesV3(r chi.Router) {
 	r.Get("/thirdparty/location/{protocol}", a.authed(a.thirdPartyLookup("location")))
 	r.Get("/thirdparty/user", a.authed(a.thirdPartyLookup("user")))
 	r.Get("/thirdparty/user/{protocol}", a.authed(a.thirdPartyLookup("user")))
+
+	// Calls.
+	r.Get("/voip/turnServer", a.authed(a.handleTurnServer))
 
 	// Account data and room tags.
 	r.Get("/user/{userId}/account_data/{type}", a.authed(a.handleGetAccountData))

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"strings"
 	"time"
+
+	"maunium.net/go/mautrix/id"
 )
 
 // ClientAPI is the client_api: section, read by homeserver/clientapi.
@@ -30,6 +33,36 @@ type ClientAPI struct {
 	// RefreshTokenAccessLifetime is how long an access token issued
 	// together with a refresh token lives.
 	RefreshTokenAccessLifetime Duration `yaml:"refresh_token_access_lifetime"`
+	// Support is who to contact about this server (/.well-known/matrix/support).
+	Support Support `yaml:"support"`
+	// TURN is the TURN server that VoIP calls use (/voip/turnServer).
+	TURN TURN `yaml:"turn"`
+}
+
+// Support is the client_api.support section: the server's contacts and support page, which
+// clients show in their help (data/api/client-server/support.yaml). Empty: none published.
+type Support struct {
+	Contacts []SupportContact `yaml:"contacts"`
+	Page     string           `yaml:"page"`
+}
+
+// SupportContact is one way to reach the server's administrators.
+type SupportContact struct {
+	MatrixID string `yaml:"matrix_id"`
+	Email    string `yaml:"email_address"`
+	// Role is m.role.admin (any question), m.role.security (vulnerabilities) or a
+	// namespaced role of the admin's choosing.
+	Role string `yaml:"role"`
+}
+
+// TURN is the client_api.turn section: a TURN server sharing a secret with Causeway, which
+// hands clients short-lived credentials made with it (the "TURN REST API" scheme coturn's
+// use-auth-secret implements). No URIs: clients get no TURN server.
+type TURN struct {
+	URIs         []string `yaml:"uris"`
+	SharedSecret string   `yaml:"shared_secret"`
+	// Lifetime is how long the credentials handed out stay valid.
+	Lifetime Duration `yaml:"lifetime"`
 }
 
 // RateLimit is the client_api.rate_limit: section, a token bucket per client.
@@ -50,6 +83,8 @@ func (c *ClientAPI) Defaults() {
 		CORSAllowedOrigins:         []string{"*"},
 		AccessTokenLifetime:        0,
 		RefreshTokenAccessLifetime: Duration(5 * time.Minute),
+		Support:                    Support{Contacts: []SupportContact{}},
+		TURN:                       TURN{URIs: []string{}, Lifetime: Duration(24 * time.Hour)},
 	}
 	c.RateLimit.Defaults()
 }
@@ -71,6 +106,50 @@ func (c ClientAPI) Validate() []error {
 	}
 	if c.RefreshTokenAccessLifetime <= 0 {
 		errs = append(errs, keyErrorf("refresh_token_access_lifetime", "must be greater than 0 (got %q)", c.RefreshTokenAccessLifetime))
+	}
+	errs = append(errs, Nest("support", c.Support.Validate())...)
+	errs = append(errs, Nest("turn", c.TURN.Validate())...)
+	return errs
+}
+
+// Validate reports every problem in s, keyed relative to the section.
+func (s Support) Validate() []error {
+	var errs []error
+	for i, c := range s.Contacts {
+		key := fmt.Sprintf("contacts[%d]", i)
+		if c.MatrixID == "" && c.Email == "" {
+			errs = append(errs, keyErrorf(key, "needs a matrix_id or an email_address"))
+		}
+		if c.MatrixID != "" {
+			if _, _, err := id.UserID(c.MatrixID).Parse(); err != nil {
+				errs = append(errs, keyErrorf(key+".matrix_id", "must be a Matrix user ID like @admin:example.org (got %q)", c.MatrixID))
+			}
+		}
+		if c.Role == "" {
+			errs = append(errs, keyErrorf(key+".role", "must be set: m.role.admin, m.role.security or a namespaced role"))
+		}
+	}
+	if s.Page != "" {
+		if u, err := url.Parse(s.Page); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, keyErrorf("page", "must be an http(s) URL (got %q)", s.Page))
+		}
+	}
+	return errs
+}
+
+// Validate reports every problem in t, keyed relative to the section.
+func (t TURN) Validate() []error {
+	var errs []error
+	for i, uri := range t.URIs {
+		if !strings.HasPrefix(uri, "turn:") && !strings.HasPrefix(uri, "turns:") {
+			errs = append(errs, keyErrorf(fmt.Sprintf("uris[%d]", i), "must be a turn: or turns: URI (got %q)", uri))
+		}
+	}
+	if len(t.URIs) > 0 && t.SharedSecret == "" {
+		errs = append(errs, keyErrorf("shared_secret", "must be set when uris are"))
+	}
+	if t.Lifetime <= 0 {
+		errs = append(errs, keyErrorf("lifetime", "must be greater than 0 (got %q)", t.Lifetime))
 	}
 	return errs
 }

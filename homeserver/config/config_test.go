@@ -37,6 +37,8 @@ func TestDefault(t *testing.T) {
 			RateLimit:                  RateLimit{Enabled: true, PerSecond: 10, Burst: 50},
 			AccessTokenLifetime:        0,
 			RefreshTokenAccessLifetime: Duration(5 * time.Minute),
+			Support:                    Support{Contacts: []SupportContact{}},
+			TURN:                       TURN{URIs: []string{}, Lifetime: Duration(24 * time.Hour)},
 		},
 		Media: Media{
 			MaxUploadBytes:              100 << 20,
@@ -79,6 +81,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.ClientAPI.RateLimit.Burst = -5
 	c.ClientAPI.AccessTokenLifetime = Duration(-time.Second)
 	c.ClientAPI.RefreshTokenAccessLifetime = 0
+	c.ClientAPI.Support = Support{Contacts: []SupportContact{{Role: "m.role.admin"}, {MatrixID: "admin", Email: "a@example.org"}}, Page: "support.html"}
+	c.ClientAPI.TURN = TURN{URIs: []string{"turn:turn.example.org", "stun:stun.example.org"}}
 	c.Media.MaxUploadBytes = 0
 	c.Media.UserQuotaBytes = -1
 	c.Media.UnusedAsyncExpiry = 0
@@ -105,6 +109,13 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`client_api.rate_limit.burst: must be greater than 0 when enabled (got -5)`,
 		`client_api.access_token_lifetime: must not be negative (got "-1s")`,
 		`client_api.refresh_token_access_lifetime: must be greater than 0 (got "0s")`,
+		`client_api.support.contacts[0]: needs a matrix_id or an email_address`,
+		`client_api.support.contacts[1].matrix_id: must be a Matrix user ID like @admin:example.org (got "admin")`,
+		`client_api.support.contacts[1].role: must be set: m.role.admin, m.role.security or a namespaced role`,
+		`client_api.support.page: must be an http(s) URL (got "support.html")`,
+		`client_api.turn.uris[1]: must be a turn: or turns: URI (got "stun:stun.example.org")`,
+		`client_api.turn.shared_secret: must be set when uris are`,
+		`client_api.turn.lifetime: must be greater than 0 (got "0s")`,
 		`media.max_upload_bytes: must be at least 1 (got 0)`,
 		`media.user_quota_bytes: must be 0 (no quota) or more (got -1)`,
 		`media.unused_async_expiry: must be at least 1s (got 0s)`,

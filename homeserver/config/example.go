@@ -73,6 +73,18 @@ var keyDocs = map[string]string{
 		"token. 0s means it never expires.",
 	"client_api.refresh_token_access_lifetime": "How long an access token lives when it is issued with a refresh token;\n" +
 		"the client then refreshes it.",
+	"client_api.support": "Who to contact about this server, which clients show in their help\n" +
+		"(/.well-known/matrix/support). Empty: nothing is published.",
+	"client_api.support.contacts": "A list of contacts, each with role (m.role.admin for any question,\n" +
+		"m.role.security for vulnerabilities) and a matrix_id or an email_address, or both.",
+	"client_api.support.page": "The address of a web page about getting support for this server.",
+	"client_api.turn": "The TURN server of voice and video calls: Causeway gives clients short-lived\n" +
+		"credentials made with the secret it shares with the TURN server (coturn's\n" +
+		"use-auth-secret and static-auth-secret).",
+	"client_api.turn.uris": "The TURN server's URIs, e.g. turn:turn.example.org:3478?transport=udp; none\n" +
+		"gives clients no TURN server.",
+	"client_api.turn.shared_secret": "The secret shared with the TURN server.",
+	"client_api.turn.lifetime": "How long the credentials given to a client stay valid.",
 
 	"media":                  "The media repository: uploads and downloads of files.",
 	"media.max_upload_bytes": "The largest file accepted by an upload, in bytes (100 MiB by default).",
