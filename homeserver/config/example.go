@@ -84,7 +84,7 @@ var keyDocs = map[string]string{
 	"client_api.turn.uris": "The TURN server's URIs, e.g. turn:turn.example.org:3478?transport=udp; none\n" +
 		"gives clients no TURN server.",
 	"client_api.turn.shared_secret": "The secret shared with the TURN server.",
-	"client_api.turn.lifetime": "How long the credentials given to a client stay valid.",
+	"client_api.turn.lifetime":      "How long the credentials given to a client stay valid.",
 
 	"media":                  "The media repository: uploads and downloads of files.",
 	"media.max_upload_bytes": "The largest file accepted by an upload, in bytes (100 MiB by default).",
