@@ -98,6 +98,37 @@ func (a *API) handleMessages(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, resp)
 }
 
+// handleContext serves GET /_matrix/client/v3/rooms/{roomId}/context/{eventId}
+// (data/api/client-server/event_context.yaml).
+func (a *API) handleContext(w http.ResponseWriter, r *http.Request) error {
+	roomID, err := web.PathRoomID(r, "roomId")
+	if err != nil {
+		return err
+	}
+	eventID, err := web.PathEventID(r, "eventId")
+	if err != nil {
+		return err
+	}
+	req := requester(r)
+	creq := syncapi.ContextRequest{UserID: req.UserID, DeviceID: req.DeviceID, RoomID: roomID, EventID: eventID, Limit: -1}
+	q := r.URL.Query()
+	if l := q.Get("limit"); l != "" {
+		if creq.Limit, err = strconv.Atoi(l); err != nil || creq.Limit < 0 {
+			return mxerr.InvalidParam.WithMessage("limit must be a non-negative integer")
+		}
+	}
+	if f := q.Get("filter"); f != "" {
+		if creq.Filter, err = syncapi.ParseRoomEventFilter([]byte(f)); err != nil {
+			return err
+		}
+	}
+	resp, err := a.sync.Context(r.Context(), creq)
+	if err != nil {
+		return err
+	}
+	return ok(w, resp)
+}
+
 // handleCreateFilter serves POST /_matrix/client/v3/user/{userId}/filter (data/api/client-server/filter.yaml).
 func (a *API) handleCreateFilter(w http.ResponseWriter, r *http.Request) error {
 	userID, err := a.pathSelf(r)

@@ -1,0 +1,94 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/storage/storagetest"
+)
+
+func TestEventContext(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		carol := ts.register(t, "carol")
+		roomID := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+		mustJoin(t, bob, string(roomID))
+		var msgs []id.EventID
+		for i := 1; i <= 9; i++ {
+			msgs = append(msgs, mustSend(t, alice, roomID, fmt.Sprintf("m%d", i)))
+		}
+
+		resp, err := bob.Context(ctx, roomID, msgs[4], nil, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Event.ID != msgs[4] || !slices.Equal(bodies(resp.EventsBefore), []string{"m4", "m3"}) || !slices.Equal(bodies(resp.EventsAfter), []string{"m6", "m7"}) {
+			t.Errorf("context of m5 with limit 4: before %v, event %s, after %v", bodies(resp.EventsBefore), resp.Event.ID, bodies(resp.EventsAfter))
+		}
+		if memberEvent(resp.State, bob.UserID) == nil || memberEvent(resp.State, alice.UserID) == nil || !hasType(resp.State, event.StateCreate) {
+			t.Errorf("state at the last event lacks the create event or a member: %d events", len(resp.State))
+		}
+		older, err := bob.Messages(ctx, roomID, resp.Start, "", mautrix.DirectionBackward, nil, 2)
+		if err != nil || !slices.Equal(bodies(older.Chunk), []string{"m2", "m1"}) {
+			t.Errorf("paging back from start: %v, %v; want m2 m1", bodies(older.Chunk), err)
+		}
+		newer, err := bob.Messages(ctx, roomID, resp.End, "", mautrix.DirectionForward, nil, 10)
+		if err != nil || !slices.Equal(bodies(newer.Chunk), []string{"m8", "m9"}) {
+			t.Errorf("paging on from end: %v, %v; want m8 m9", bodies(newer.Chunk), err)
+		}
+
+		// limit=0 gives the event alone; lazy loading keeps the senders' members only.
+		r := ts.do(t, http.MethodGet, roomPath(roomID, "/context/"+string(msgs[0])+"?limit=0"), bob.AccessToken, nil)
+		wantOK(t, r)
+		var alone mautrix.RespContext
+		r.decode(t, &alone)
+		if alone.Event == nil || alone.Event.ID != msgs[0] || len(alone.EventsBefore)+len(alone.EventsAfter) != 0 {
+			t.Errorf("limit 0: %d before, %d after", len(alone.EventsBefore), len(alone.EventsAfter))
+		}
+		lazy, err := bob.Context(ctx, roomID, msgs[8], &mautrix.FilterPart{LazyLoadMembers: true}, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if memberEvent(lazy.State, bob.UserID) != nil || memberEvent(lazy.State, alice.UserID) == nil {
+			t.Errorf("lazy-loaded state: want alice's member event (the sender) and not bob's")
+		}
+		typed, err := bob.Context(ctx, roomID, msgs[4], &mautrix.FilterPart{NotTypes: []event.Type{event.EventMessage}}, 4)
+		if err != nil || len(typed.EventsBefore)+len(typed.EventsAfter) != 0 || typed.Event.ID != msgs[4] {
+			t.Errorf("a filter without messages: %d before, %d after, %v; want none and the event itself", len(typed.EventsBefore), len(typed.EventsAfter), err)
+		}
+
+		private := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+		secret := mustSend(t, alice, private, "secret")
+		tests := []struct {
+			name, path string
+			status     int
+			errcode    string
+		}{
+			{"an event of a room the user is not in", roomPath(private, "/context/"+string(secret)), http.StatusNotFound, "M_NOT_FOUND"},
+			{"an unknown event", roomPath(roomID, "/context/$nothing"), http.StatusNotFound, "M_NOT_FOUND"},
+			{"an event of another room", roomPath(roomID, "/context/"+string(secret)), http.StatusNotFound, "M_NOT_FOUND"},
+			{"a negative limit", roomPath(roomID, "/context/"+string(msgs[0])+"?limit=-1"), http.StatusBadRequest, "M_INVALID_PARAM"},
+			{"a malformed filter", roomPath(roomID, "/context/"+string(msgs[0])+"?filter=%7B"), http.StatusBadRequest, "M_NOT_JSON"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				wantError(t, ts.do(t, http.MethodGet, tc.path, carol.AccessToken, nil), tc.status, tc.errcode)
+			})
+		}
+	})
+}
+
+// hasType reports whether one of evs is of type typ.
+func hasType(evs []*event.Event, typ event.Type) bool {
+	return slices.ContainsFunc(evs, func(ev *event.Event) bool { return ev.Type == typ })
+}
