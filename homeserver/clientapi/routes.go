@@ -137,6 +137,10 @@ func (a *API) routesV3(r chi.Router) {
 	r.Get("/thirdparty/user", a.authed(a.thirdPartyLookup("user")))
 	r.Get("/thirdparty/user/{protocol}", a.authed(a.thirdPartyLookup("user")))
 
+	// Presence.
+	r.Get("/presence/{userId}/status", a.authed(a.handleGetPresence))
+	r.Put("/presence/{userId}/status", a.authed(a.limited(a.handleSetPresence)))
+
 	// Calls.
 	r.Get("/voip/turnServer", a.authed(a.handleTurnServer))
 

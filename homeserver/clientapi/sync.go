@@ -24,6 +24,12 @@ func (a *API) handleSync(w http.ResponseWriter, r *http.Request) error {
 	req := requester(r)
 	q := r.URL.Query()
 	sreq := syncapi.Request{UserID: req.UserID, DeviceID: req.DeviceID, FullState: q.Get("full_state") == "true"}
+	switch p := q.Get("set_presence"); p {
+	case "", "online", "offline", "unavailable":
+		sreq.SetPresence = p
+	default:
+		return mxerr.InvalidParam.WithMessage("set_presence must be online, offline or unavailable")
+	}
 	if since := q.Get("since"); since != "" {
 		tok, err := syncapi.ParseStreamToken(since)
 		if err != nil {

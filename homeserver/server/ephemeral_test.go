@@ -411,7 +411,7 @@ func TestSyncTokenStreams(t *testing.T) {
 		if err != nil {
 			t.Fatalf("next_batch %q: %v", first.NextBatch, err)
 		}
-		if strings.Count(first.NextBatch, "_") != 3 || tok.Events == 0 || tok.Typing == 0 || tok.Receipts == 0 || tok.AccountData == 0 {
+		if strings.Count(first.NextBatch, "_") != 4 || tok.Events == 0 || tok.Typing == 0 || tok.Receipts == 0 || tok.AccountData == 0 {
 			t.Errorf("next_batch %q lacks a stream position", first.NextBatch)
 		}
 
@@ -428,7 +428,7 @@ func TestSyncTokenStreams(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if next.Events < tok.Events || next.Typing < tok.Typing || next.Receipts < tok.Receipts || next.AccountData < tok.AccountData {
+		if next.Events < tok.Events || next.Typing < tok.Typing || next.Receipts < tok.Receipts || next.AccountData < tok.AccountData || next.Presence < tok.Presence {
 			t.Errorf("next_batch went backwards: %+v after %+v", next, tok)
 		}
 		// Nothing changed since next: an incremental sync brings nothing.
@@ -436,7 +436,7 @@ func TestSyncTokenStreams(t *testing.T) {
 		if len(again.Rooms.Join) != 0 {
 			t.Errorf("a sync with nothing new has rooms: %v", again.Rooms.Join)
 		}
-		// A newer server's token with a fifth stream is read without it.
+		// A newer server's token with a sixth stream is read without it.
 		wantOK(t, ts.do(t, http.MethodGet, "/_matrix/client/v3/sync?since="+url.QueryEscape(resp.NextBatch+"_5"), alice.AccessToken, nil))
 	})
 }

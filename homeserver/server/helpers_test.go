@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -235,6 +236,12 @@ func roomPath(roomID id.RoomID, rest string) string {
 // sync runs GET /sync for cli with the given query and decodes the answer.
 func (ts *testServer) sync(t *testing.T, cli *mautrix.Client, query url.Values) *mautrix.RespSync {
 	t.Helper()
+	if !query.Has("set_presence") {
+		// Out of the tests that are not about presence: a user coming online would wake
+		// the long polls of everyone in their rooms.
+		query = maps.Clone(query)
+		query.Set("set_presence", "offline")
+	}
 	r := ts.do(t, http.MethodGet, "/_matrix/client/v3/sync?"+query.Encode(), cli.AccessToken, nil)
 	wantOK(t, r)
 	var resp mautrix.RespSync

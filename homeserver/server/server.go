@@ -241,7 +241,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	mux.Handle("/", api.Handler())
 	srv.handler = mux
-	srv.background = append(srv.background, srv.maintainDatabase)
+	srv.background = append(srv.background, srv.maintainDatabase, syncSvc.RunPresence)
 	return srv, nil
 }
 
@@ -283,7 +283,7 @@ func (s *Server) MetricsHandler() http.Handler {
 // Close releases the database.
 func (s *Server) Close() { s.DB.Close() }
 
-// RunBackground runs the server's background work (appservice delivery, database
+// RunBackground runs the server's background work (appservice delivery, presence, database
 // maintenance) until ctx ends.
 func (s *Server) RunBackground(ctx context.Context) error {
 	errc := make(chan error, len(s.background))

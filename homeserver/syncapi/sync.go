@@ -16,12 +16,25 @@ type Request struct {
 	FullState bool
 	Filter    mautrix.Filter
 	Timeout   time.Duration
+	// SetPresence is the presence the sync sets: online (the default, ""), unavailable, or
+	// offline, which leaves presence alone.
+	SetPresence string
 }
 
 // Sync answers a sync request. An incremental request with nothing new waits up to Timeout for
-// an event, typing or a receipt in the user's rooms, or a change of their account data, then
-// answers with whatever arrived (possibly nothing).
+// an event, typing or a receipt in the user's rooms, a change of their account data, or of the
+// presence of someone in their rooms, then answers with whatever arrived (possibly nothing).
+// The sync counts for the user's presence as set_presence says.
 func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
+	setPresence := req.SetPresence
+	if setPresence == "" {
+		setPresence = presenceOnline
+	}
+	ended, err := s.syncStarted(ctx, req.UserID, setPresence)
+	defer ended()
+	if err != nil {
+		return nil, err
+	}
 	if req.Since == nil || req.Timeout <= 0 || req.FullState {
 		return s.compute(ctx, req)
 	}
@@ -64,6 +77,7 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 			Typing:      req.Since.Typing,
 			Receipts:    min(req.Since.Receipts, upto.Receipts),
 			AccountData: min(req.Since.AccountData, upto.AccountData),
+			Presence:    min(req.Since.Presence, upto.Presence),
 		}
 		if w.since.Typing > upto.Typing {
 			// A token from before a restart that outran the new positions: send every
@@ -81,10 +95,14 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	presence, err := s.presenceSince(ctx, req, w.since.Presence, upto.Presence)
+	if err != nil {
+		return nil, err
+	}
 	resp := &Response{
 		NextBatch:   upto.String(),
 		AccountData: EventsBlock{Events: globalAccountData(req, w.accountData)},
-		Presence:    emptyEvents(),
+		Presence:    EventsBlock{Events: presence},
 		ToDevice:    emptyEvents(),
 	}
 	if !block.empty() {
@@ -106,6 +124,9 @@ func (s *Service) positions(ctx context.Context) (StreamToken, error) {
 		return StreamToken{}, err
 	}
 	if t.AccountData, err = s.db.Counter(ctx, "account_data"); err != nil {
+		return StreamToken{}, err
+	}
+	if t.Presence, err = s.db.Counter(ctx, "presence"); err != nil {
 		return StreamToken{}, err
 	}
 	return t, nil

@@ -7,7 +7,7 @@ import (
 )
 
 func TestStreamTokenRoundTrip(t *testing.T) {
-	for _, tok := range []StreamToken{{}, {Events: 7}, {Events: 12, Typing: 1_764_201_234_567, Receipts: 3, AccountData: 9}} {
+	for _, tok := range []StreamToken{{}, {Events: 7}, {Events: 12, Typing: 1_764_201_234_567, Receipts: 3, AccountData: 9, Presence: 4}} {
 		got, err := ParseStreamToken(tok.String())
 		if err != nil {
 			t.Fatalf("parse %q: %v", tok, err)
@@ -16,8 +16,8 @@ func TestStreamTokenRoundTrip(t *testing.T) {
 			t.Errorf("%q reads back as %+v, want %+v", tok, got, tok)
 		}
 	}
-	if got := (StreamToken{Events: 12, Typing: 5, Receipts: 3, AccountData: 2}).String(); got != "s12_5_3_2" {
-		t.Errorf("String = %q, want s12_5_3_2", got)
+	if got := (StreamToken{Events: 12, Typing: 5, Receipts: 3, AccountData: 2, Presence: 7}).String(); got != "s12_5_3_2_7" {
+		t.Errorf("String = %q, want s12_5_3_2_7", got)
 	}
 }
 
@@ -31,8 +31,9 @@ func TestParseStreamToken(t *testing.T) {
 		{"events only, as older servers wrote", "s42", StreamToken{Events: 42}, false},
 		{"events and typing", "s42_9", StreamToken{Events: 42, Typing: 9}, false},
 		{"before account data", "s42_9_4", StreamToken{Events: 42, Typing: 9, Receipts: 4}, false},
-		{"every stream", "s42_9_4_8", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8}, false},
-		{"a newer server's extra stream is ignored", "s42_9_4_8_6", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8}, false},
+		{"before presence", "s42_9_4_8", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8}, false},
+		{"every stream", "s42_9_4_8_6", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8, Presence: 6}, false},
+		{"a newer server's extra stream is ignored", "s42_9_4_8_6_1", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8, Presence: 6}, false},
 		{"no prefix", "42_9_4", StreamToken{}, true},
 		{"empty", "", StreamToken{}, true},
 		{"prefix only", "s", StreamToken{}, true},

@@ -42,9 +42,8 @@ func (s *Service) SetTyping(ctx context.Context, roomID id.RoomID, userID id.Use
 	return nil
 }
 
-// OnEvent implements rooms.Notifier: a member who leaves the room (or is kicked or banned)
-// stops typing in it.
-func (s *Service) OnEvent(ev *storage.Event) {
+// stopTypingOfLeaver makes a member who leaves a room (or is kicked or banned) stop typing in it.
+func (s *Service) stopTypingOfLeaver(ev *storage.Event) {
 	if ev.Type == event.StateMember.Type && ev.StateKey != nil && ev.Membership != string(event.MembershipJoin) {
 		s.typing.stop(ev.RoomID, id.UserID(*ev.StateKey))
 	}

@@ -223,6 +223,15 @@ error text nullable=NO default=""
 created_ts bigint nullable=NO default=""
 updated_ts bigint nullable=NO default=""
 
+-- table presence
+user_id text nullable=NO default=""
+state text nullable=NO default=""
+status_msg text nullable=NO default=""
+last_active_ts bigint nullable=NO default=""
+currently_active boolean nullable=NO default=""
+stream_pos bigint nullable=NO default=""
+updated_ts bigint nullable=NO default=""
+
 -- table receipts
 room_id text nullable=NO default=""
 user_id text nullable=NO default=""
@@ -372,6 +381,8 @@ CREATE INDEX media_uploader ON public.media USING btree (uploader)
 CREATE UNIQUE INDEX migration_channels_pkey ON public.migration_channels USING btree (network, workspace, channel_id)
 CREATE UNIQUE INDEX migration_jobs_pkey ON public.migration_jobs USING btree (id)
 CREATE INDEX migration_jobs_updated ON public.migration_jobs USING btree (updated_ts)
+CREATE UNIQUE INDEX presence_pkey ON public.presence USING btree (user_id)
+CREATE INDEX presence_stream ON public.presence USING btree (stream_pos)
 CREATE UNIQUE INDEX receipts_pkey ON public.receipts USING btree (room_id, user_id, receipt_type, thread_id)
 CREATE INDEX receipts_room_stream ON public.receipts USING btree (room_id, stream_pos)
 CREATE INDEX receipts_stream ON public.receipts USING btree (stream_pos)

@@ -305,6 +305,17 @@ CREATE TABLE migration_jobs (
 	updated_ts BIGINT NOT NULL
 );
 
+-- table presence
+CREATE TABLE presence (
+	user_id TEXT PRIMARY KEY,
+	state TEXT NOT NULL, -- online, unavailable or offline
+	status_msg TEXT NOT NULL, -- '' for none
+	last_active_ts BIGINT NOT NULL, -- Unix ms of the user's last pro-active action; 0 for never
+	currently_active BOOLEAN NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	updated_ts BIGINT NOT NULL
+);
+
 -- table receipts
 CREATE TABLE receipts (
 	room_id TEXT NOT NULL,
@@ -501,6 +512,9 @@ CREATE INDEX media_uploader ON media (uploader);
 
 -- index migration_jobs_updated
 CREATE INDEX migration_jobs_updated ON migration_jobs (updated_ts);
+
+-- index presence_stream
+CREATE INDEX presence_stream ON presence (stream_pos);
 
 -- index receipts_room_stream
 CREATE INDEX receipts_room_stream ON receipts (room_id, stream_pos);
