@@ -12,7 +12,7 @@ type Presence struct {
 	UserID          id.UserID
 	State           string // online, unavailable or offline
 	StatusMsg       string // "" for none
-	LastActiveTS    int64 // Unix ms; 0 for never
+	LastActiveTS    int64  // Unix ms; 0 for never
 	CurrentlyActive bool
 	StreamPos       int64 // from the "presence" counter
 }
