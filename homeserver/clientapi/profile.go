@@ -3,6 +3,7 @@ package clientapi
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 
 	"maunium.net/go/mautrix/id"
 
@@ -77,6 +78,37 @@ func (a *API) handleSetProfileField(w http.ResponseWriter, r *http.Request) erro
 	} else if err := json.Unmarshal(raw, &value); err != nil && string(raw) != "null" {
 		return mxerr.BadJSON.WithMessage("%s must be a string", field)
 	}
+	return a.setProfileField(w, r, userID, field, value)
+}
+
+// profileKey is what a profile field's name may be (data/api/client-server/profile.yaml).
+var profileKey = regexp.MustCompile(`^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$`)
+
+// handleDeleteProfileField serves DELETE /_matrix/client/v3/profile/{userId}/{keyName}
+// (data/api/client-server/profile.yaml): displayname and avatar_url are cleared, in every room
+// the user is joined to too; other fields do not exist here, so they are gone already.
+func (a *API) handleDeleteProfileField(w http.ResponseWriter, r *http.Request) error {
+	userID, err := a.pathSelf(r)
+	if err != nil {
+		return err
+	}
+	field, err := web.PathParam(r, "field")
+	if err != nil {
+		return err
+	}
+	switch {
+	case !profileKey.MatchString(field):
+		return mxerr.InvalidParam.WithMessage("%q is not a profile field name", field)
+	case field == "displayname" || field == "avatar_url":
+		return a.setProfileField(w, r, userID, field, "")
+	}
+	return ok(w, nil)
+}
+
+// setProfileField sets (or clears, with "") a profile field and sends the new profile into
+// the user's rooms. Only displayname and avatar_url exist.
+func (a *API) setProfileField(w http.ResponseWriter, r *http.Request, userID id.UserID, field, value string) error {
+	var err error
 	switch field {
 	case "displayname":
 		err = a.accounts.SetDisplayName(r.Context(), userID, value)

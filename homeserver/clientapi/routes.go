@@ -82,6 +82,7 @@ func (a *API) routesV3(r chi.Router) {
 	r.Get("/profile/{userId}", a.wrap(a.handleGetProfile))
 	r.Get("/profile/{userId}/{field}", a.wrap(a.handleGetProfileField))
 	r.Put("/profile/{userId}/{field}", a.authed(a.limited(a.handleSetProfileField)))
+	r.Delete("/profile/{userId}/{field}", a.authed(a.limited(a.handleDeleteProfileField)))
 
 	// Rooms and membership.
 	r.Post("/createRoom", a.authed(a.limited(a.handleCreateRoom)))

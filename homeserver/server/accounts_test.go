@@ -772,5 +772,15 @@ func TestProfile(t *testing.T) {
 		// Clearing the display name.
 		wantOK(t, ts.do(t, http.MethodPut, profile(alice.UserID, "displayname"), alice.AccessToken, map[string]any{"displayname": nil}))
 		wantError(t, ts.do(t, http.MethodGet, profile(alice.UserID, "displayname"), bob.AccessToken, nil), 404, "M_NOT_FOUND")
+
+		// Deleting fields: the avatar goes; a field that does not exist is already gone.
+		wantError(t, ts.do(t, http.MethodDelete, profile(alice.UserID, "avatar_url"), bob.AccessToken, nil), 403, "M_FORBIDDEN")
+		wantError(t, ts.do(t, http.MethodDelete, profile(alice.UserID, "Not A Key"), alice.AccessToken, nil), 400, "M_INVALID_PARAM")
+		wantOK(t, ts.do(t, http.MethodDelete, profile(alice.UserID, "avatar_url"), alice.AccessToken, nil))
+		wantError(t, ts.do(t, http.MethodGet, profile(alice.UserID, "avatar_url"), bob.AccessToken, nil), 404, "M_NOT_FOUND")
+		wantOK(t, ts.do(t, http.MethodDelete, profile(alice.UserID, "org.example.pronouns"), alice.AccessToken, nil))
+		if members, err := bob.JoinedMembers(ctx, roomID); err != nil || members.Joined[alice.UserID].AvatarURL != "" {
+			t.Errorf("alice's member event after deleting her avatar: %+v, %v", members.Joined[alice.UserID], err)
+		}
 	})
 }
