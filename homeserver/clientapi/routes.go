@@ -34,6 +34,7 @@ func (a *API) routesV1(r chi.Router) {
 	r.Get("/register/m.login.registration_token/validity", a.wrap(a.limited(a.handleRegistrationTokenValidity)))
 	r.Post("/appservice/{appserviceId}/ping", a.authed(a.handleAppservicePing))
 	r.Get("/mutual_rooms", a.authed(a.handleMutualRooms))
+	r.Get("/rooms/{roomId}/timestamp_to_event", a.authed(a.handleTimestampToEvent))
 }
 
 // routesCauseway holds Causeway's own client endpoints, under an unstable prefix of its own.

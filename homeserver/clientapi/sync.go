@@ -135,6 +135,29 @@ func (a *API) handleContext(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, resp)
 }
 
+// handleTimestampToEvent serves GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event
+// (data/api/client-server/room_event_by_timestamp.yaml).
+func (a *API) handleTimestampToEvent(w http.ResponseWriter, r *http.Request) error {
+	roomID, err := web.PathRoomID(r, "roomId")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	ts, err := strconv.ParseInt(q.Get("ts"), 10, 64)
+	if err != nil || ts < 0 {
+		return mxerr.InvalidParam.WithMessage("ts must be a timestamp in milliseconds")
+	}
+	dir := q.Get("dir")
+	if dir != "f" && dir != "b" {
+		return mxerr.InvalidParam.WithMessage("dir must be f or b")
+	}
+	found, err := a.sync.EventNearTime(r.Context(), requester(r).UserID, roomID, ts, dir == "f")
+	if err != nil {
+		return err
+	}
+	return ok(w, found)
+}
+
 // handleCreateFilter serves POST /_matrix/client/v3/user/{userId}/filter (data/api/client-server/filter.yaml).
 func (a *API) handleCreateFilter(w http.ResponseWriter, r *http.Request) error {
 	userID, err := a.pathSelf(r)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -91,4 +94,59 @@ func TestEventContext(t *testing.T) {
 // hasType reports whether one of evs is of type typ.
 func hasType(evs []*event.Event, typ event.Type) bool {
 	return slices.ContainsFunc(evs, func(ev *event.Event) bool { return ev.Type == typ })
+}
+
+func TestTimestampToEvent(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		roomID := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+		var sent []*event.Event
+		for i := range 3 {
+			evID := mustSend(t, alice, roomID, fmt.Sprintf("m%d", i))
+			ev, err := alice.GetEvent(ctx, roomID, evID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent = append(sent, ev)
+			time.Sleep(5 * time.Millisecond) // distinct timestamps
+		}
+		at := func(ev *event.Event, delta int64) time.Time { return time.UnixMilli(ev.Timestamp + delta) }
+		for _, tc := range []struct {
+			name string
+			ts   time.Time
+			dir  mautrix.Direction
+			want id.EventID
+		}{
+			{"exactly, forwards", at(sent[1], 0), mautrix.DirectionForward, sent[1].ID},
+			{"exactly, backwards", at(sent[1], 0), mautrix.DirectionBackward, sent[1].ID},
+			{"just after, forwards", at(sent[1], 1), mautrix.DirectionForward, sent[2].ID},
+			{"just before, backwards", at(sent[1], -1), mautrix.DirectionBackward, sent[0].ID},
+			{"long after, backwards", at(sent[2], 3_600_000), mautrix.DirectionBackward, sent[2].ID},
+		} {
+			got, err := alice.TimestampToEvent(ctx, roomID, tc.ts, tc.dir)
+			if err != nil || got.EventID != tc.want {
+				t.Errorf("%s: %+v, %v; want %s", tc.name, got, err, tc.want)
+			}
+		}
+		path := func(query string) string { return "/_matrix/client/v1/rooms/" + url.PathEscape(string(roomID)) + "/timestamp_to_event?" + query }
+		later := strconv.FormatInt(sent[2].Timestamp+3_600_000, 10)
+		for _, tc := range []struct {
+			name, query, token string
+			status             int
+			errcode            string
+		}{
+			{"nothing that late", "dir=f&ts=" + later, alice.AccessToken, http.StatusNotFound, "M_NOT_FOUND"},
+			{"nothing that early", "dir=b&ts=0", alice.AccessToken, http.StatusNotFound, "M_NOT_FOUND"},
+			{"no dir", "ts=" + later, alice.AccessToken, http.StatusBadRequest, "M_INVALID_PARAM"},
+			{"no ts", "dir=f", alice.AccessToken, http.StatusBadRequest, "M_INVALID_PARAM"},
+			{"not a member", "dir=b&ts=" + later, bob.AccessToken, http.StatusForbidden, "M_FORBIDDEN"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				wantError(t, ts.do(t, http.MethodGet, path(tc.query), tc.token, nil), tc.status, tc.errcode)
+			})
+		}
+	})
 }

@@ -56,6 +56,10 @@ const (
 		WHERE room_id = $1 AND (depth, stream_pos) < ($2, $3) ORDER BY depth DESC, stream_pos DESC LIMIT $4`
 	selectRoomEventsFrom = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND (depth, stream_pos) >= ($2, $3) ORDER BY depth, stream_pos LIMIT $4`
+	selectRoomEventsAtOrAfterTS = `SELECT ` + eventColumns + ` FROM events
+		WHERE room_id = $1 AND origin_server_ts >= $2 ORDER BY origin_server_ts, stream_pos LIMIT $3`
+	selectRoomEventsAtOrBeforeTS = `SELECT ` + eventColumns + ` FROM events
+		WHERE room_id = $1 AND origin_server_ts <= $2 ORDER BY origin_server_ts DESC, stream_pos DESC LIMIT $3`
 	selectTopoAtStream = `SELECT depth, stream_pos FROM events WHERE room_id = $1 AND stream_pos <= $2
 		ORDER BY depth DESC, stream_pos DESC LIMIT 1`
 	selectRoomsWithEvents   = `SELECT room_id, MAX(stream_pos) FROM events WHERE stream_pos > $1 AND stream_pos <= $2 GROUP BY room_id`
@@ -163,6 +167,16 @@ func (c conn) RoomStateEventsInRange(ctx context.Context, roomID id.RoomID, afte
 // RoomEventsBefore returns up to limit events topologically before pos, newest first.
 func (c conn) RoomEventsBefore(ctx context.Context, roomID id.RoomID, pos TopoPos, limit int) ([]*Event, error) {
 	return c.queryEvents(ctx, selectRoomEventsBefore, roomID, pos.Depth, pos.StreamPos, limit)
+}
+
+// RoomEventsNearTS returns up to limit events of a room closest to the time ts (Unix ms) in
+// one direction: at or after it, earliest first (forward), or at or before it, latest first.
+func (c conn) RoomEventsNearTS(ctx context.Context, roomID id.RoomID, ts int64, forward bool, limit int) ([]*Event, error) {
+	query := selectRoomEventsAtOrBeforeTS
+	if forward {
+		query = selectRoomEventsAtOrAfterTS
+	}
+	return c.queryEvents(ctx, query, roomID, ts, limit)
 }
 
 // RoomEventsFrom returns up to limit events at or topologically after pos, oldest first.

@@ -364,6 +364,7 @@ CREATE INDEX events_membership ON public.events USING btree (state_key, stream_p
 CREATE UNIQUE INDEX events_pkey ON public.events USING btree (event_id)
 CREATE INDEX events_room_stream ON public.events USING btree (room_id, stream_pos)
 CREATE INDEX events_room_topo ON public.events USING btree (room_id, depth, stream_pos)
+CREATE INDEX events_room_ts ON public.events USING btree (room_id, origin_server_ts)
 CREATE UNIQUE INDEX events_stream_pos_key ON public.events USING btree (stream_pos)
 CREATE UNIQUE INDEX filters_pkey ON public.filters USING btree (user_id, filter_id)
 CREATE UNIQUE INDEX forgotten_rooms_pkey ON public.forgotten_rooms USING btree (user_id, room_id)

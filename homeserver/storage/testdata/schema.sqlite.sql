@@ -492,6 +492,9 @@ CREATE INDEX events_room_stream ON events (room_id, stream_pos);
 -- index events_room_topo
 CREATE INDEX events_room_topo ON events (room_id, depth, stream_pos);
 
+-- index events_room_ts
+CREATE INDEX events_room_ts ON events (room_id, origin_server_ts);
+
 -- index media_content_hash
 CREATE INDEX media_content_hash ON media (content_hash);
 
