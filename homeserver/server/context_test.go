@@ -131,7 +131,9 @@ func TestTimestampToEvent(t *testing.T) {
 				t.Errorf("%s: %+v, %v; want %s", tc.name, got, err, tc.want)
 			}
 		}
-		path := func(query string) string { return "/_matrix/client/v1/rooms/" + url.PathEscape(string(roomID)) + "/timestamp_to_event?" + query }
+		path := func(query string) string {
+			return "/_matrix/client/v1/rooms/" + url.PathEscape(string(roomID)) + "/timestamp_to_event?" + query
+		}
 		later := strconv.FormatInt(sent[2].Timestamp+3_600_000, 10)
 		for _, tc := range []struct {
 			name, query, token string
