@@ -15,6 +15,7 @@ import (
 
 	"causeway/homeserver/accounts"
 	"causeway/homeserver/media"
+	"causeway/homeserver/moderation"
 	"causeway/homeserver/mxerr"
 	"causeway/homeserver/web"
 )
@@ -65,6 +66,7 @@ type Bridges interface {
 type API struct {
 	accounts    *accounts.Service
 	media       *media.Repository
+	moderation  *moderation.Service
 	appservices AppserviceStatuses // nil: no appservice layer
 	grants      AppserviceGrants   // nil: no appservice layer
 	bridges     Bridges            // nil: no built-in bridge
@@ -77,6 +79,7 @@ type API struct {
 type Options struct {
 	Accounts    *accounts.Service
 	Media       *media.Repository
+	Moderation  *moderation.Service
 	Appservices AppserviceStatuses // nil: no appservice layer
 	Grants      AppserviceGrants   // nil: no appservice layer
 	Bridges     Bridges            // nil: no built-in bridge
@@ -87,7 +90,7 @@ type Options struct {
 
 // New returns the admin API.
 func New(opts Options) *API {
-	return &API{accounts: opts.Accounts, media: opts.Media, appservices: opts.Appservices, grants: opts.Grants, bridges: opts.Bridges, imports: opts.Imports, migration: opts.Migration, log: opts.Log}
+	return &API{accounts: opts.Accounts, media: opts.Media, moderation: opts.Moderation, appservices: opts.Appservices, grants: opts.Grants, bridges: opts.Bridges, imports: opts.Imports, migration: opts.Migration, log: opts.Log}
 }
 
 // Handler serves the admin routes.
@@ -104,6 +107,7 @@ func (a *API) Handler() http.Handler {
 	a.importRoutes(r)
 	a.migrationRoutes(r)
 	a.mediaRoutes(r)
+	r.Get("/_causeway/admin/v1/reports", a.admin(a.handleReports))
 	return r
 }
 

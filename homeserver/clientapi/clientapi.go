@@ -18,6 +18,7 @@ import (
 
 	"causeway/homeserver/accounts"
 	"causeway/homeserver/config"
+	"causeway/homeserver/moderation"
 	"causeway/homeserver/mxerr"
 	"causeway/homeserver/rooms"
 	"causeway/homeserver/storage"
@@ -34,6 +35,7 @@ type API struct {
 	accounts     *accounts.Service
 	rooms        *rooms.Service
 	sync         *syncapi.Service
+	moderation   *moderation.Service
 	appservices  Appservices // nil: no application-service layer
 	limiter      *web.RateLimiter
 	log          *slog.Logger
@@ -83,6 +85,7 @@ type Options struct {
 	Accounts     *accounts.Service
 	Rooms        *rooms.Service
 	Sync         *syncapi.Service
+	Moderation   *moderation.Service
 	Appservices  Appservices // may be nil
 	Log          *slog.Logger
 }
@@ -97,6 +100,7 @@ func New(opts Options) *API {
 		accounts:     opts.Accounts,
 		rooms:        opts.Rooms,
 		sync:         opts.Sync,
+		moderation:   opts.Moderation,
 		appservices:  opts.Appservices,
 		log:          opts.Log,
 	}

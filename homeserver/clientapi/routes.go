@@ -117,6 +117,8 @@ func (a *API) routesV3(r chi.Router) {
 		r.Put("/typing/{userId}", a.authed(a.handleTyping))
 		r.Post("/receipt/{receiptType}/{eventId}", a.authed(a.handleReceipt))
 		r.Post("/read_markers", a.authed(a.handleReadMarkers))
+		r.Post("/report", a.authed(a.limited(a.handleReportRoom)))
+		r.Post("/report/{eventId}", a.authed(a.limited(a.handleReportEvent)))
 	})
 
 	// Room aliases.
@@ -138,6 +140,8 @@ func (a *API) routesV3(r chi.Router) {
 	r.Get("/thirdparty/location/{protocol}", a.authed(a.thirdPartyLookup("location")))
 	r.Get("/thirdparty/user", a.authed(a.thirdPartyLookup("user")))
 	r.Get("/thirdparty/user/{protocol}", a.authed(a.thirdPartyLookup("user")))
+
+	r.Post("/users/{userId}/report", a.authed(a.limited(a.handleReportUser)))
 
 	// Presence.
 	r.Get("/presence/{userId}/status", a.authed(a.handleGetPresence))

@@ -24,6 +24,7 @@ import (
 	"causeway/homeserver/clientapi"
 	"causeway/homeserver/config"
 	"causeway/homeserver/media"
+	"causeway/homeserver/moderation"
 	"causeway/homeserver/rooms"
 	"causeway/homeserver/serverkey"
 	"causeway/homeserver/storage"
@@ -198,6 +199,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			srv.metrics.MustRegister(layer.Metrics)
 		}
 	}
+	moderationSvc := moderation.New(db, roomsSvc, accountsSvc)
 	api := clientapi.New(clientapi.Options{
 		Config:       cfg.ClientAPI,
 		Registration: cfg.Registration,
@@ -206,6 +208,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Accounts:     accountsSvc,
 		Rooms:        roomsSvc,
 		Sync:         syncSvc,
+		Moderation:   moderationSvc,
 		Appservices:  appservices,
 		Log:          log.With("component", "clientapi"),
 	})
@@ -230,7 +233,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}).Handler()
 	mux := http.NewServeMux()
 	adminAPI := admin.New(admin.Options{
-		Accounts: accountsSvc, Media: srv.Media, Appservices: statuses, Grants: grants, Bridges: o.bridges, Imports: o.imports, Migration: o.migration, Log: log.With("component", "admin"),
+		Accounts: accountsSvc, Media: srv.Media, Moderation: moderationSvc, Appservices: statuses, Grants: grants, Bridges: o.bridges, Imports: o.imports, Migration: o.migration, Log: log.With("component", "admin"),
 	}).Handler()
 	mux.Handle("/_causeway/admin/", adminAPI)
 	mux.Handle("/_synapse/admin/", adminAPI)

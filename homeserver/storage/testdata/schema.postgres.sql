@@ -257,6 +257,16 @@ completed bigint nullable=NO default="0"
 expiry_ts bigint nullable=YES default=""
 created_ts bigint nullable=NO default=""
 
+-- table reports
+report_id bigint nullable=NO default=""
+kind text nullable=NO default=""
+reporter text nullable=NO default=""
+room_id text nullable=NO default=""
+event_id text nullable=NO default=""
+user_id text nullable=NO default=""
+reason text nullable=NO default=""
+received_ts bigint nullable=NO default=""
+
 -- table room_aliases
 alias text nullable=NO default=""
 room_id text nullable=NO default=""
@@ -391,6 +401,8 @@ CREATE INDEX refresh_tokens_device ON public.refresh_tokens USING btree (user_id
 CREATE INDEX refresh_tokens_next ON public.refresh_tokens USING btree (next_token_hash)
 CREATE UNIQUE INDEX refresh_tokens_pkey ON public.refresh_tokens USING btree (token_hash)
 CREATE UNIQUE INDEX registration_tokens_pkey ON public.registration_tokens USING btree (token)
+CREATE UNIQUE INDEX reports_pkey ON public.reports USING btree (report_id)
+CREATE INDEX reports_received ON public.reports USING btree (received_ts)
 CREATE UNIQUE INDEX room_aliases_pkey ON public.room_aliases USING btree (alias)
 CREATE INDEX room_aliases_room ON public.room_aliases USING btree (room_id)
 CREATE UNIQUE INDEX room_directory_networks_pkey ON public.room_directory_networks USING btree (instance_id, room_id)

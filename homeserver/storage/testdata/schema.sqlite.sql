@@ -354,6 +354,18 @@ CREATE TABLE registration_tokens (
 	created_ts BIGINT NOT NULL
 );
 
+-- table reports
+CREATE TABLE reports (
+	report_id BIGINT PRIMARY KEY,
+	kind TEXT NOT NULL, -- event, room or user
+	reporter TEXT NOT NULL,
+	room_id TEXT NOT NULL, -- '' for a user report
+	event_id TEXT NOT NULL, -- '' unless an event was reported
+	user_id TEXT NOT NULL, -- the reported user; for an event, its sender
+	reason TEXT NOT NULL,
+	received_ts BIGINT NOT NULL
+);
+
 -- table room_aliases
 CREATE TABLE room_aliases (
 	alias TEXT PRIMARY KEY,
@@ -530,6 +542,9 @@ CREATE INDEX refresh_tokens_device ON refresh_tokens (user_id, device_id);
 
 -- index refresh_tokens_next
 CREATE INDEX refresh_tokens_next ON refresh_tokens (next_token_hash);
+
+-- index reports_received
+CREATE INDEX reports_received ON reports (received_ts);
 
 -- index room_aliases_room
 CREATE INDEX room_aliases_room ON room_aliases (room_id);
