@@ -86,3 +86,21 @@ func (a *API) leaveAllRooms(r *http.Request, userID id.UserID) error {
 	}
 	return nil
 }
+
+// handleOpenIDToken serves POST /_matrix/client/v3/user/{userId}/openid/request_token
+// (data/api/client-server/openid.yaml): a token that proves to a third party who the user is.
+func (a *API) handleOpenIDToken(w http.ResponseWriter, r *http.Request) error {
+	userID, err := a.pathSelf(r)
+	if err != nil {
+		return err
+	}
+	var body struct{}
+	if err := a.readJSON(w, r, &body); err != nil {
+		return err
+	}
+	token, err := a.accounts.NewOpenIDToken(r.Context(), userID)
+	if err != nil {
+		return err
+	}
+	return ok(w, token)
+}

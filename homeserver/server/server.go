@@ -23,6 +23,7 @@ import (
 	"causeway/homeserver/admin"
 	"causeway/homeserver/clientapi"
 	"causeway/homeserver/config"
+	"causeway/homeserver/federation"
 	"causeway/homeserver/media"
 	"causeway/homeserver/moderation"
 	"causeway/homeserver/rooms"
@@ -237,6 +238,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}).Handler()
 	mux.Handle("/_causeway/admin/", adminAPI)
 	mux.Handle("/_synapse/admin/", adminAPI)
+	mux.Handle("/_matrix/federation/", federation.New(accountsSvc, log.With("component", "federation")).Handler())
 	mux.Handle("/_matrix/media/", mediaAPI)
 	mux.Handle("/_matrix/client/v1/media/", mediaAPI)
 	for pattern, h := range o.routes {

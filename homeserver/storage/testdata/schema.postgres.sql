@@ -223,6 +223,11 @@ error text nullable=NO default=""
 created_ts bigint nullable=NO default=""
 updated_ts bigint nullable=NO default=""
 
+-- table openid_tokens
+token_hash text nullable=NO default=""
+user_id text nullable=NO default=""
+expires_ts bigint nullable=NO default=""
+
 -- table presence
 user_id text nullable=NO default=""
 state text nullable=NO default=""
@@ -392,6 +397,8 @@ CREATE INDEX media_uploader ON public.media USING btree (uploader)
 CREATE UNIQUE INDEX migration_channels_pkey ON public.migration_channels USING btree (network, workspace, channel_id)
 CREATE UNIQUE INDEX migration_jobs_pkey ON public.migration_jobs USING btree (id)
 CREATE INDEX migration_jobs_updated ON public.migration_jobs USING btree (updated_ts)
+CREATE INDEX openid_tokens_expiry ON public.openid_tokens USING btree (expires_ts)
+CREATE UNIQUE INDEX openid_tokens_pkey ON public.openid_tokens USING btree (token_hash)
 CREATE UNIQUE INDEX presence_pkey ON public.presence USING btree (user_id)
 CREATE INDEX presence_stream ON public.presence USING btree (stream_pos)
 CREATE UNIQUE INDEX receipts_pkey ON public.receipts USING btree (room_id, user_id, receipt_type, thread_id)

@@ -305,6 +305,13 @@ CREATE TABLE migration_jobs (
 	updated_ts BIGINT NOT NULL
 );
 
+-- table openid_tokens
+CREATE TABLE openid_tokens (
+	token_hash TEXT PRIMARY KEY,
+	user_id TEXT NOT NULL,
+	expires_ts BIGINT NOT NULL
+);
+
 -- table presence
 CREATE TABLE presence (
 	user_id TEXT PRIMARY KEY,
@@ -527,6 +534,9 @@ CREATE INDEX media_uploader ON media (uploader);
 
 -- index migration_jobs_updated
 CREATE INDEX migration_jobs_updated ON migration_jobs (updated_ts);
+
+-- index openid_tokens_expiry
+CREATE INDEX openid_tokens_expiry ON openid_tokens (expires_ts);
 
 -- index presence_stream
 CREATE INDEX presence_stream ON presence (stream_pos);
