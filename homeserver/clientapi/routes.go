@@ -143,6 +143,7 @@ func (a *API) routesV3(r chi.Router) {
 	r.Get("/thirdparty/user/{protocol}", a.authed(a.thirdPartyLookup("user")))
 
 	r.Post("/users/{userId}/report", a.authed(a.limited(a.handleReportUser)))
+	r.Post("/user_directory/search", a.authed(a.limited(a.handleUserDirectorySearch)))
 
 	// Presence.
 	r.Get("/presence/{userId}/status", a.authed(a.handleGetPresence))
