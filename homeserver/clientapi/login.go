@@ -13,7 +13,8 @@ import (
 
 // handleLoginFlows serves GET /_matrix/client/v3/login (data/api/client-server/login.yaml).
 func (a *API) handleLoginFlows(w http.ResponseWriter, r *http.Request) error {
-	flows := []map[string]any{{"type": mautrix.AuthTypePassword}}
+	// get_login_token: a logged-in client may make tokens for m.login.token (login_token.yaml).
+	flows := []map[string]any{{"type": mautrix.AuthTypePassword}, {"type": mautrix.AuthTypeToken, "get_login_token": true}}
 	if a.appservices != nil {
 		flows = append(flows, map[string]any{"type": mautrix.AuthTypeAppservice})
 	}
@@ -25,6 +26,7 @@ type loginRequest struct {
 	Identifier               mautrix.UserIdentifier `json:"identifier"`
 	User                     string                 `json:"user"`
 	Password                 string                 `json:"password"`
+	Token                    string                 `json:"token"`
 	DeviceID                 id.DeviceID            `json:"device_id"`
 	InitialDeviceDisplayName string                 `json:"initial_device_display_name"`
 	RefreshToken             bool                   `json:"refresh_token"`
@@ -36,15 +38,7 @@ func (a *API) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := a.readJSON(w, r, &body); err != nil {
 		return err
 	}
-	if body.Type != mautrix.AuthTypePassword && body.Type != mautrix.AuthTypeAppservice {
-		return mxerr.Unknown.WithMessage("Unknown login type %q", body.Type).WithStatus(http.StatusBadRequest)
-	}
-	userID, err := accounts.ResolveIdentifier(body.Identifier, body.User, a.serverName)
-	if err != nil {
-		return err
-	}
 	params := accounts.LoginParams{
-		UserID:                   userID,
 		Password:                 body.Password,
 		DeviceID:                 body.DeviceID,
 		InitialDeviceDisplayName: body.InitialDeviceDisplayName,
@@ -52,15 +46,52 @@ func (a *API) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		RefreshToken:             body.RefreshToken,
 	}
 	var sess accounts.Session
-	if body.Type == mautrix.AuthTypeAppservice {
-		sess, err = a.loginAppserviceUser(r, params)
-	} else {
-		sess, err = a.accounts.Login(r.Context(), params)
+	var err error
+	switch body.Type {
+	case mautrix.AuthTypeToken:
+		if body.Token == "" {
+			return mxerr.MissingParam.WithMessage("token is required")
+		}
+		sess, err = a.accounts.LoginWithToken(r.Context(), body.Token, params)
+	case mautrix.AuthTypePassword, mautrix.AuthTypeAppservice:
+		if params.UserID, err = accounts.ResolveIdentifier(body.Identifier, body.User, a.serverName); err != nil {
+			return err
+		}
+		if body.Type == mautrix.AuthTypeAppservice {
+			sess, err = a.loginAppserviceUser(r, params)
+		} else {
+			sess, err = a.accounts.Login(r.Context(), params)
+		}
+	default:
+		return mxerr.Unknown.WithMessage("Unknown login type %q", body.Type).WithStatus(http.StatusBadRequest)
 	}
 	if err != nil {
 		return err
 	}
 	return ok(w, sessionResponse(sess, a.serverName))
+}
+
+// handleGetLoginToken serves POST /_matrix/client/v1/login/get_token
+// (data/api/client-server/login_token.yaml): after the user proves it is them again (UIA), a
+// single-use token with which another device logs in as them.
+func (a *API) handleGetLoginToken(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Auth *authDict `json:"auth"`
+	}
+	if err := a.readOptionalJSON(w, r, &body); err != nil {
+		return err
+	}
+	req := requester(r)
+	sess, err := a.uia(r, body.Auth, req.UserID, passwordFlows)
+	if err != nil {
+		return err
+	}
+	token, err := a.accounts.NewLoginToken(r.Context(), req.UserID)
+	if err != nil {
+		return err
+	}
+	a.accounts.EndSession(r.Context(), sess.ID)
+	return ok(w, map[string]any{"login_token": token, "expires_in_ms": accounts.LoginTokenLifetime.Milliseconds()})
 }
 
 // loginAppserviceUser logs in a user of an appservice's namespace on the appservice's token

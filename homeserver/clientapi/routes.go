@@ -33,6 +33,7 @@ func (a *API) Handler() http.Handler {
 func (a *API) routesV1(r chi.Router) {
 	r.Get("/register/m.login.registration_token/validity", a.wrap(a.limited(a.handleRegistrationTokenValidity)))
 	r.Post("/appservice/{appserviceId}/ping", a.authed(a.handleAppservicePing))
+	r.Post("/login/get_token", a.authed(a.limited(a.handleGetLoginToken)))
 	r.Get("/mutual_rooms", a.authed(a.handleMutualRooms))
 	r.Get("/rooms/{roomId}/timestamp_to_event", a.authed(a.handleTimestampToEvent))
 }

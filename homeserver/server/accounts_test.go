@@ -247,7 +247,7 @@ func TestLogin(t *testing.T) {
 				"identifier": map[string]any{"type": "m.id.fancy", "user": "alice"}}, 400, "M_INVALID_PARAM"},
 			{"no user", map[string]any{"type": "m.login.password", "password": password}, 400, "M_MISSING_PARAM"},
 			{"unknown login type", map[string]any{"type": "m.login.fancy", "user": "alice", "password": password}, 400, "M_UNKNOWN"},
-			{"token login", map[string]any{"type": "m.login.token", "token": "abc"}, 400, "M_UNKNOWN"},
+			{"token login with a token never issued", map[string]any{"type": "m.login.token", "token": "abc"}, 403, "M_FORBIDDEN"},
 			{"no login type", map[string]any{"user": "alice", "password": password}, 400, "M_UNKNOWN"},
 		}
 		var wrongPasswordError string

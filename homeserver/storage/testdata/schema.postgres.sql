@@ -159,6 +159,11 @@ created_ts bigint nullable=NO default=""
 room_id text nullable=NO default=""
 event_id text nullable=NO default=""
 
+-- table login_tokens
+token_hash text nullable=NO default=""
+user_id text nullable=NO default=""
+expires_ts bigint nullable=NO default=""
+
 -- table media
 server_name text nullable=NO default=""
 media_id text nullable=NO default=""
@@ -384,6 +389,8 @@ CREATE UNIQUE INDEX events_stream_pos_key ON public.events USING btree (stream_p
 CREATE UNIQUE INDEX filters_pkey ON public.filters USING btree (user_id, filter_id)
 CREATE UNIQUE INDEX forgotten_rooms_pkey ON public.forgotten_rooms USING btree (user_id, room_id)
 CREATE UNIQUE INDEX forward_extremities_pkey ON public.forward_extremities USING btree (room_id, event_id)
+CREATE INDEX login_tokens_expiry ON public.login_tokens USING btree (expires_ts)
+CREATE UNIQUE INDEX login_tokens_pkey ON public.login_tokens USING btree (token_hash)
 CREATE INDEX media_content_hash ON public.media USING btree (content_hash)
 CREATE UNIQUE INDEX media_content_pkey ON public.media_content USING btree (content_hash)
 CREATE INDEX media_last_access ON public.media USING btree (last_access_ts)

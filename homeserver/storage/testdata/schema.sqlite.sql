@@ -216,6 +216,13 @@ CREATE TABLE forward_extremities (
 	PRIMARY KEY (room_id, event_id)
 );
 
+-- table login_tokens
+CREATE TABLE login_tokens (
+	token_hash TEXT PRIMARY KEY,
+	user_id TEXT NOT NULL,
+	expires_ts BIGINT NOT NULL
+);
+
 -- table media
 CREATE TABLE media (
 	server_name TEXT NOT NULL,
@@ -513,6 +520,9 @@ CREATE INDEX events_room_topo ON events (room_id, depth, stream_pos);
 
 -- index events_room_ts
 CREATE INDEX events_room_ts ON events (room_id, origin_server_ts);
+
+-- index login_tokens_expiry
+CREATE INDEX login_tokens_expiry ON login_tokens (expires_ts);
 
 -- index media_content_hash
 CREATE INDEX media_content_hash ON media (content_hash);
