@@ -18,6 +18,7 @@ func (a *API) Handler() http.Handler {
 
 	r.Get("/.well-known/matrix/client", a.wrap(a.handleWellKnown))
 	r.Get("/.well-known/matrix/support", a.wrap(a.handleSupport))
+	r.Get("/.well-known/matrix/policy_server", a.wrap(a.handleNoPolicyServer))
 	r.Get("/_matrix/client/versions", a.wrap(a.handleVersions))
 	r.Route("/_matrix/client/v3", a.routesV3)
 	r.Route("/_matrix/client/v1", a.routesV1)
@@ -50,6 +51,8 @@ func (a *API) routesV3(r chi.Router) {
 	// Accounts and sessions.
 	r.Get("/login", a.wrap(a.handleLoginFlows))
 	r.Post("/login", a.wrap(a.limited(a.handleLogin)))
+	r.Get("/login/sso/redirect", a.wrap(a.handleSSORedirect))
+	r.Get("/login/sso/redirect/{idpId}", a.wrap(a.handleSSORedirect))
 	r.Post("/register", a.wrap(a.limited(a.handleRegister)))
 	r.Get("/register/available", a.wrap(a.limited(a.handleRegisterAvailable)))
 	r.Post("/refresh", a.wrap(a.limited(a.handleRefresh)))

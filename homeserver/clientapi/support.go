@@ -38,3 +38,9 @@ func supportContacts(cs []config.SupportContact) []supportContact {
 	}
 	return out
 }
+
+// handleNoPolicyServer serves GET /.well-known/matrix/policy_server
+// (data/api/client-server/policy_server.yaml): this server is no policy server, which is 404.
+func (a *API) handleNoPolicyServer(w http.ResponseWriter, r *http.Request) error {
+	return mxerr.NotFound.WithMessage("this server is not a policy server")
+}

@@ -63,6 +63,10 @@ var e2eeFiles = map[string]bool{
 // e2eeReason is the Served cell of an E2EE endpoint the server does not serve.
 const e2eeReason = "no (E2EE: issue 8)"
 
+// noOAuthReason is the Served cell of GET /auth_metadata: a server without the OAuth 2.0 API
+// answers it 404 M_UNRECOGNIZED, as oauth_server_metadata.yaml says.
+const noOAuthReason = "no (by the spec: no OAuth 2.0 API)"
+
 // httpMethods are the keys of an OpenAPI path item that name operations.
 var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -450,6 +454,8 @@ func servedCell(ep endpoint, served bool) string {
 		return "yes"
 	case e2eeFiles[ep.File]:
 		return e2eeReason
+	case ep.File == "oauth_server_metadata.yaml":
+		return noOAuthReason
 	}
 	return "no"
 }
@@ -496,7 +502,8 @@ serves it. This file is generated: do not edit it by hand.
   server with the default configuration plus URL previews: ` + "`yes`" + ` unless the server answers
   404 or 405 with ` + "`M_UNRECOGNIZED`" + `, its answer for endpoints and methods it does not have.
   ` + "`" + e2eeReason + "`" + ` marks the end-to-end encryption endpoints (keys.yaml,
-  cross_signing.yaml, key_backup.yaml, to_device.yaml). ` + "`yes`" + ` says that the server routes
+  cross_signing.yaml, key_backup.yaml, to_device.yaml); ` + "`" + noOAuthReason + "`" + ` the
+  endpoint a server without the OAuth 2.0 API answers so. ` + "`yes`" + ` says that the server routes
   the method and path, not that it handles every form of the request: POST
   ` + "`/rooms/{roomId}/invite`" + ` counts for third_party_membership.yaml as for inviting.yaml.
 

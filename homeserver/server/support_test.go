@@ -15,9 +15,14 @@ import (
 	"causeway/homeserver/storage/storagetest"
 )
 
+// TestWellKnownSupport: what the server says about itself outside the API proper.
 func TestWellKnownSupport(t *testing.T) {
 	plain := startServer(t, "sqlite", storagetest.DatabaseURL(t, "sqlite"))
 	wantError(t, plain.do(t, http.MethodGet, "/.well-known/matrix/support", "", nil), http.StatusNotFound, "M_NOT_FOUND")
+	// Nor is it a policy server, nor does it offer single sign-on.
+	for _, path := range []string{"/.well-known/matrix/policy_server", "/_matrix/client/v3/login/sso/redirect?redirectUrl=https%3A%2F%2Fapp.example.org", "/_matrix/client/v3/login/sso/redirect/google"} {
+		wantError(t, plain.do(t, http.MethodGet, path, "", nil), http.StatusNotFound, "M_NOT_FOUND")
+	}
 
 	ts := startServer(t, "sqlite", storagetest.DatabaseURL(t, "sqlite"), func(c *config.Config) {
 		c.ClientAPI.Support = config.Support{
