@@ -142,3 +142,37 @@ func (a *API) handleQueryPublicRooms(w http.ResponseWriter, r *http.Request) err
 	}
 	return ok(w, page)
 }
+
+// handleHierarchy serves GET /_matrix/client/v1/rooms/{roomId}/hierarchy
+// (data/api/client-server/space_hierarchy.yaml).
+func (a *API) handleHierarchy(w http.ResponseWriter, r *http.Request) error {
+	roomID, err := web.PathRoomID(r, "roomId")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	hq := rooms.HierarchyQuery{UserID: requester(r).UserID, RoomID: roomID, MaxDepth: -1, Limit: rooms.DefaultHierarchyLimit, From: q.Get("from")}
+	switch q.Get("suggested_only") {
+	case "", "false":
+	case "true":
+		hq.SuggestedOnly = true
+	default:
+		return mxerr.InvalidParam.WithMessage("suggested_only must be true or false")
+	}
+	if s := q.Get("limit"); s != "" {
+		if hq.Limit, err = strconv.Atoi(s); err != nil || hq.Limit < 1 {
+			return mxerr.InvalidParam.WithMessage("limit must be an integer greater than 0")
+		}
+		hq.Limit = min(hq.Limit, rooms.MaxHierarchyLimit)
+	}
+	if s := q.Get("max_depth"); s != "" {
+		if hq.MaxDepth, err = strconv.Atoi(s); err != nil || hq.MaxDepth < 0 {
+			return mxerr.InvalidParam.WithMessage("max_depth must be a non-negative integer")
+		}
+	}
+	h, err := a.rooms.Hierarchy(r.Context(), hq)
+	if err != nil {
+		return err
+	}
+	return ok(w, h)
+}

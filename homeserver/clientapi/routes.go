@@ -37,6 +37,7 @@ func (a *API) routesV1(r chi.Router) {
 	r.Post("/login/get_token", a.authed(a.limited(a.handleGetLoginToken)))
 	r.Get("/mutual_rooms", a.authed(a.handleMutualRooms))
 	r.Get("/rooms/{roomId}/timestamp_to_event", a.authed(a.handleTimestampToEvent))
+	r.Get("/rooms/{roomId}/hierarchy", a.authed(a.handleHierarchy))
 }
 
 // routesCauseway holds Causeway's own client endpoints, under an unstable prefix of its own.

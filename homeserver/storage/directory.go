@@ -153,3 +153,38 @@ func (c conn) CurrentStateOfRooms(ctx context.Context, roomIDs []id.RoomID, type
 		SELECT event_id FROM current_state WHERE room_id IN (`+placeholders(1, len(roomIDs))+`)
 			AND type IN (`+placeholders(len(roomIDs)+1, len(types))+`) AND state_key = '')`, args...)
 }
+
+// RoomsForSummary returns, for the rooms of roomIDs this server knows, their version and
+// joined member count, in no particular order: what summaries outside the directory are made
+// of (the space hierarchy).
+func (c conn) RoomsForSummary(ctx context.Context, roomIDs []id.RoomID) ([]DirectoryRoom, error) {
+	if len(roomIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(roomIDs))
+	for i, r := range roomIDs {
+		args[i] = r
+	}
+	rows, err := c.q.Query(ctx, `SELECT r.room_id, r.room_version,
+		(SELECT COUNT(*) FROM current_state m WHERE m.room_id = r.room_id AND m.type = 'm.room.member' AND m.membership = 'join')
+		FROM rooms r WHERE r.room_id IN (`+placeholders(1, len(roomIDs))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("rooms for summary: %w", err)
+	}
+	defer rows.Close()
+	var out []DirectoryRoom
+	for rows.Next() {
+		var d DirectoryRoom
+		if err := rows.Scan(&d.RoomID, &d.Version, &d.JoinedMembers); err != nil {
+			return nil, fmt.Errorf("rooms for summary: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// CurrentStateOfType returns the current state events of one type in a room, every state key.
+func (c conn) CurrentStateOfType(ctx context.Context, roomID id.RoomID, typ string) ([]*Event, error) {
+	return c.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id IN (
+		SELECT event_id FROM current_state WHERE room_id = $1 AND type = $2)`, roomID, typ)
+}
