@@ -3,6 +3,9 @@ package clientapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
+
+	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/mxerr"
 	"causeway/homeserver/rooms"
@@ -175,4 +178,26 @@ func (a *API) handleHierarchy(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return ok(w, h)
+}
+
+// handleRoomSummary serves GET /_matrix/client/v1/room_summary/{roomIdOrAlias}
+// (data/api/client-server/room_summary.yaml), for authenticated users.
+func (a *API) handleRoomSummary(w http.ResponseWriter, r *http.Request) error {
+	target, err := web.PathParam(r, "roomIdOrAlias")
+	if err != nil {
+		return err
+	}
+	roomID := id.RoomID(target)
+	if strings.HasPrefix(target, "#") {
+		if roomID, err = a.rooms.ResolveAlias(r.Context(), id.RoomAlias(target)); err != nil {
+			return err
+		}
+	} else if !strings.HasPrefix(target, "!") {
+		return mxerr.InvalidParam.WithMessage("%q is neither a room ID nor an alias", target)
+	}
+	sum, err := a.rooms.Summary(r.Context(), requester(r).UserID, roomID)
+	if err != nil {
+		return err
+	}
+	return ok(w, sum)
 }

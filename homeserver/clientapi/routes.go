@@ -38,6 +38,7 @@ func (a *API) routesV1(r chi.Router) {
 	r.Get("/mutual_rooms", a.authed(a.handleMutualRooms))
 	r.Get("/rooms/{roomId}/timestamp_to_event", a.authed(a.handleTimestampToEvent))
 	r.Get("/rooms/{roomId}/hierarchy", a.authed(a.handleHierarchy))
+	r.Get("/room_summary/{roomIdOrAlias}", a.authed(a.handleRoomSummary))
 }
 
 // routesCauseway holds Causeway's own client endpoints, under an unstable prefix of its own.

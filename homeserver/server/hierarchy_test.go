@@ -135,3 +135,46 @@ func TestSpaceHierarchy(t *testing.T) {
 		}
 	})
 }
+
+func TestRoomSummary(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		public := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Name: "Lobby", Topic: "Say hi", Preset: "public_chat", RoomAliasName: "lobby",
+			CreationContent: map[string]any{"type": "m.space"}})
+		private := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Name: "Secret", Preset: "private_chat",
+			InitialState: []*event.Event{{Type: event.StateEncryption, StateKey: new(string), Content: event.Content{Raw: map[string]any{"algorithm": "m.megolm.v1.aes-sha2"}}}}})
+		summary := func(cli *mautrix.Client, target string) apiResponse {
+			return ts.do(t, http.MethodGet, "/_matrix/client/v1/room_summary/"+url.PathEscape(target), cli.AccessToken, nil)
+		}
+		var got struct {
+			RoomID      id.RoomID `json:"room_id"`
+			Name        string    `json:"name"`
+			Topic       string    `json:"topic"`
+			RoomType    string    `json:"room_type"`
+			JoinRule    string    `json:"join_rule"`
+			Members     int       `json:"num_joined_members"`
+			RoomVersion string    `json:"room_version"`
+			Membership  string    `json:"membership"`
+			Encryption  string    `json:"encryption"`
+		}
+		r := summary(bob, "#lobby:localhost")
+		wantOK(t, r)
+		r.decode(t, &got)
+		if got.RoomID != public || got.Name != "Lobby" || got.Topic != "Say hi" || got.RoomType != "m.space" || got.JoinRule != "public" || got.Members != 1 || got.RoomVersion == "" || got.Membership != "" {
+			t.Errorf("bob's summary of the lobby by alias = %+v", got)
+		}
+		got.Membership = ""
+		r = summary(alice, string(private))
+		wantOK(t, r)
+		r.decode(t, &got)
+		if got.Name != "Secret" || got.Membership != "join" || got.Encryption != "m.megolm.v1.aes-sha2" {
+			t.Errorf("alice's summary of her private room = %+v", got)
+		}
+		wantError(t, summary(bob, string(private)), http.StatusNotFound, "M_NOT_FOUND")
+		wantError(t, summary(bob, "!unknown:localhost"), http.StatusNotFound, "M_NOT_FOUND")
+		wantError(t, summary(bob, "#nothing:localhost"), http.StatusNotFound, "M_NOT_FOUND")
+		wantError(t, summary(bob, "lobby"), http.StatusBadRequest, "M_INVALID_PARAM")
+	})
+}
