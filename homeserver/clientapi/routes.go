@@ -64,6 +64,7 @@ func (a *API) routesV3(r chi.Router) {
 	r.Post("/account/password", a.authed(a.handleChangePassword))
 	r.Post("/account/deactivate", a.authed(a.handleDeactivate))
 	r.Get("/capabilities", a.authed(a.handleCapabilities))
+	r.Get("/admin/whois/{userId}", a.authed(a.handleWhois))
 	r.Post("/user/{userId}/openid/request_token", a.authed(a.limited(a.handleOpenIDToken)))
 
 	// Third-party identifiers, which this server does not keep.

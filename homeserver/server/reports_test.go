@@ -85,3 +85,35 @@ func TestReports(t *testing.T) {
 		wantError(t, ts.do(t, http.MethodGet, "/_causeway/admin/v1/reports?limit=0", root.AccessToken, nil), http.StatusBadRequest, "M_INVALID_PARAM")
 	})
 }
+
+func TestWhois(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		root := ts.registerAdmin(t, "root")
+		path := func(user string) string { return "/_matrix/client/v3/admin/whois/" + url.PathEscape(user) }
+		for _, cli := range []*mautrix.Client{root, alice} {
+			r := ts.do(t, http.MethodGet, path(string(alice.UserID)), cli.AccessToken, nil)
+			wantOK(t, r)
+			var got struct {
+				UserID  string `json:"user_id"`
+				Devices map[string]struct {
+					Sessions []struct {
+						Connections []struct {
+							IP       string `json:"ip"`
+							LastSeen int64  `json:"last_seen"`
+						} `json:"connections"`
+					} `json:"sessions"`
+				} `json:"devices"`
+			}
+			r.decode(t, &got)
+			dev, ok := got.Devices[string(alice.DeviceID)]
+			if got.UserID != string(alice.UserID) || !ok || len(dev.Sessions) != 1 || len(dev.Sessions[0].Connections) != 1 || dev.Sessions[0].Connections[0].IP == "" || dev.Sessions[0].Connections[0].LastSeen == 0 {
+				t.Errorf("whois alice as %s = %s", cli.UserID, r.Body)
+			}
+		}
+		wantError(t, ts.do(t, http.MethodGet, path(string(alice.UserID)), bob.AccessToken, nil), http.StatusForbidden, "M_FORBIDDEN")
+		wantError(t, ts.do(t, http.MethodGet, path("@nobody:localhost"), root.AccessToken, nil), http.StatusNotFound, "M_NOT_FOUND")
+	})
+}
