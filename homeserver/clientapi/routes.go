@@ -38,6 +38,10 @@ func (a *API) routesV1(r chi.Router) {
 	r.Get("/mutual_rooms", a.authed(a.handleMutualRooms))
 	r.Get("/rooms/{roomId}/timestamp_to_event", a.authed(a.handleTimestampToEvent))
 	r.Get("/rooms/{roomId}/hierarchy", a.authed(a.handleHierarchy))
+	r.Get("/rooms/{roomId}/relations/{eventId}", a.authed(a.handleRelations))
+	r.Get("/rooms/{roomId}/relations/{eventId}/{relType}", a.authed(a.handleRelations))
+	r.Get("/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}", a.authed(a.handleRelations))
+	r.Get("/rooms/{roomId}/threads", a.authed(a.handleThreads))
 	r.Get("/room_summary/{roomIdOrAlias}", a.authed(a.handleRoomSummary))
 }
 

@@ -101,8 +101,9 @@ func (c conn) queryEvents(ctx context.Context, query string, args ...any) ([]*Ev
 	return out, rows.Err()
 }
 
-// InsertEvent stores an event. The caller holds the room (LockRoom) and has taken the stream
-// position from NextCounter in the same transaction.
+// InsertEvent stores an event, and indexes its relation if it has one (event_relations). The
+// caller holds the room (LockRoom) and has taken the stream position from NextCounter in the
+// same transaction.
 func (c conn) InsertEvent(ctx context.Context, e *Event) error {
 	_, err := c.q.Exec(ctx, insertEvent, e.ID, e.RoomID, e.StreamPos, e.Depth, e.Type, e.StateKey, e.Sender,
 		nullIfEmpty(e.Membership), e.OriginServerTS, e.StateBefore, nullIfEmpty(e.ReplacesState),
@@ -110,7 +111,7 @@ func (c conn) InsertEvent(ctx context.Context, e *Event) error {
 	if err != nil {
 		return fmt.Errorf("insert event %s: %w", e.ID, err)
 	}
-	return nil
+	return c.insertRelation(ctx, e)
 }
 
 // EventByID returns one event, or ErrNotFound.

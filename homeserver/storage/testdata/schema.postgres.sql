@@ -127,6 +127,15 @@ created_ts bigint nullable=NO default=""
 last_seen_ts bigint nullable=NO default=""
 last_seen_ip text nullable=NO default="''::text"
 
+-- table event_relations
+event_id text nullable=NO default=""
+room_id text nullable=NO default=""
+relates_to text nullable=NO default=""
+rel_type text nullable=NO default=""
+type text nullable=NO default=""
+sender text nullable=NO default=""
+stream_pos bigint nullable=NO default=""
+
 -- table events
 event_id text nullable=NO default=""
 room_id text nullable=NO default=""
@@ -380,6 +389,9 @@ CREATE UNIQUE INDEX counters_pkey ON public.counters USING btree (name)
 CREATE INDEX current_state_member ON public.current_state USING btree (state_key, membership) WHERE (type = 'm.room.member'::text)
 CREATE UNIQUE INDEX current_state_pkey ON public.current_state USING btree (room_id, type, state_key)
 CREATE UNIQUE INDEX devices_pkey ON public.devices USING btree (user_id, device_id)
+CREATE INDEX event_relations_parent ON public.event_relations USING btree (relates_to, stream_pos)
+CREATE UNIQUE INDEX event_relations_pkey ON public.event_relations USING btree (event_id)
+CREATE INDEX event_relations_room ON public.event_relations USING btree (room_id, rel_type, stream_pos)
 CREATE INDEX events_membership ON public.events USING btree (state_key, stream_pos) WHERE (type = 'm.room.member'::text)
 CREATE UNIQUE INDEX events_pkey ON public.events USING btree (event_id)
 CREATE INDEX events_room_stream ON public.events USING btree (room_id, stream_pos)

@@ -171,6 +171,17 @@ CREATE TABLE devices (
 	PRIMARY KEY (user_id, device_id)
 );
 
+-- table event_relations
+CREATE TABLE event_relations (
+	event_id TEXT PRIMARY KEY,
+	room_id TEXT NOT NULL,
+	relates_to TEXT NOT NULL,
+	rel_type TEXT NOT NULL,
+	type TEXT NOT NULL,
+	sender TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL
+);
+
 -- table events
 CREATE TABLE events (
 	event_id TEXT PRIMARY KEY,
@@ -508,6 +519,12 @@ CREATE UNIQUE INDEX bridge_reactions_event ON bridge_reactions (event_id);
 
 -- index current_state_member
 CREATE INDEX current_state_member ON current_state (state_key, membership) WHERE type = 'm.room.member';
+
+-- index event_relations_parent
+CREATE INDEX event_relations_parent ON event_relations (relates_to, stream_pos);
+
+-- index event_relations_room
+CREATE INDEX event_relations_room ON event_relations (room_id, rel_type, stream_pos);
 
 -- index events_membership
 CREATE INDEX events_membership ON events (state_key, stream_pos) WHERE type = 'm.room.member';

@@ -1,0 +1,122 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/storage/storagetest"
+)
+
+// relationsPage is one answer of /relations or /threads.
+type relationsPage struct {
+	Chunk     []*event.Event `json:"chunk"`
+	NextBatch string         `json:"next_batch"`
+}
+
+func eventIDs(evs []*event.Event) []id.EventID {
+	var out []id.EventID
+	for _, ev := range evs {
+		out = append(out, ev.ID)
+	}
+	return out
+}
+
+func TestRelationsAndThreads(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		carol := ts.register(t, "carol")
+		roomID := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
+		mustJoin(t, bob, string(roomID))
+		send := func(cli *mautrix.Client, evType event.Type, content map[string]any) id.EventID {
+			t.Helper()
+			resp, err := cli.SendMessageEvent(ctx, roomID, evType, content)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp.EventID
+		}
+		inThread := func(root id.EventID, body string) map[string]any {
+			return map[string]any{"msgtype": "m.text", "body": body, "m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": root}}
+		}
+		root := mustSend(t, alice, roomID, "a question")
+		r1 := send(bob, event.EventMessage, inThread(root, "first answer"))
+		like := send(bob, event.EventReaction, map[string]any{"m.relates_to": map[string]any{"rel_type": "m.annotation", "event_id": root, "key": "👍"}})
+		other := mustSend(t, bob, roomID, "another question")
+		send(alice, event.EventMessage, inThread(other, "an answer elsewhere"))
+		r2 := send(alice, event.EventMessage, inThread(root, "second answer"))
+		heart := send(alice, event.EventReaction, map[string]any{"m.relates_to": map[string]any{"rel_type": "m.annotation", "event_id": root, "key": "❤️"}})
+		edit := send(alice, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "* a better question",
+			"m.new_content": map[string]any{"msgtype": "m.text", "body": "a better question"}, "m.relates_to": map[string]any{"rel_type": "m.replace", "event_id": root}})
+		send(bob, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "a reply, not a relation", "m.relates_to": map[string]any{"m.in_reply_to": map[string]any{"event_id": root}}})
+
+		get := func(cli *mautrix.Client, path string, query url.Values) relationsPage {
+			t.Helper()
+			r := ts.do(t, http.MethodGet, "/_matrix/client/v1/rooms/"+url.PathEscape(string(roomID))+path+"?"+query.Encode(), cli.AccessToken, nil)
+			wantOK(t, r)
+			var p relationsPage
+			r.decode(t, &p)
+			return p
+		}
+		rel := "/relations/" + url.PathEscape(string(root))
+		if got := eventIDs(get(alice, rel, nil).Chunk); !slices.Equal(got, []id.EventID{edit, heart, r2, like, r1}) {
+			t.Errorf("all relations of the root = %v, want newest first: edit, heart, r2, like, r1", got)
+		}
+		if got := eventIDs(get(alice, rel+"/m.thread", url.Values{"dir": {"f"}}).Chunk); !slices.Equal(got, []id.EventID{r1, r2}) {
+			t.Errorf("thread replies forwards = %v", got)
+		}
+		if got := eventIDs(get(alice, rel+"/m.annotation/m.reaction", nil).Chunk); !slices.Equal(got, []id.EventID{heart, like}) {
+			t.Errorf("reactions = %v", got)
+		}
+		first := get(alice, rel, url.Values{"limit": {"2"}})
+		second := get(alice, rel, url.Values{"limit": {"2"}, "from": {first.NextBatch}})
+		if !slices.Equal(eventIDs(first.Chunk), []id.EventID{edit, heart}) || !slices.Equal(eventIDs(second.Chunk), []id.EventID{r2, like}) || second.NextBatch == "" {
+			t.Errorf("pages of 2: %v then %v (next %q)", eventIDs(first.Chunk), eventIDs(second.Chunk), second.NextBatch)
+		}
+		if _, err := bob.RedactEvent(ctx, roomID, like); err != nil {
+			t.Fatal(err)
+		}
+		if got := eventIDs(get(alice, rel+"/m.annotation", nil).Chunk); !slices.Equal(got, []id.EventID{heart}) {
+			t.Errorf("reactions after bob redacted his = %v", got)
+		}
+
+		// Threads, most recently active first; bob took part in both, carol in none.
+		if got := eventIDs(get(alice, "/threads", nil).Chunk); !slices.Equal(got, []id.EventID{root, other}) {
+			t.Errorf("threads = %v, want the root (latest reply r2) before the other (o1)", got)
+		}
+		send(bob, event.EventMessage, inThread(other, "bumped"))
+		if got := eventIDs(get(alice, "/threads", url.Values{"limit": {"1"}}).Chunk); !slices.Equal(got, []id.EventID{other}) {
+			t.Errorf("after a reply to the other thread: %v, want it first", got)
+		}
+		if got := eventIDs(get(alice, "/threads", url.Values{"include": {"participated"}}).Chunk); !slices.Equal(got, []id.EventID{other, root}) {
+			t.Errorf("alice's threads = %v", got)
+		}
+
+		for _, tc := range []struct {
+			name, path string
+			cli        *mautrix.Client
+			status     int
+			errcode    string
+		}{
+			{"relations of an event carol may not see", rel, carol, http.StatusNotFound, "M_NOT_FOUND"},
+			{"relations of an unknown event", "/relations/$nothing", alice, http.StatusNotFound, "M_NOT_FOUND"},
+			{"a made-up token", rel + "?from=garbage", alice, http.StatusBadRequest, "M_INVALID_PARAM"},
+			{"a bad direction", rel + "?dir=up", alice, http.StatusBadRequest, "M_INVALID_PARAM"},
+			{"threads of a room carol is not in", "/threads", carol, http.StatusForbidden, "M_FORBIDDEN"},
+			{"a bad include", "/threads?include=mine", alice, http.StatusBadRequest, "M_INVALID_PARAM"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				wantError(t, ts.do(t, http.MethodGet, "/_matrix/client/v1/rooms/"+url.PathEscape(string(roomID))+tc.path, tc.cli.AccessToken, nil), tc.status, tc.errcode)
+			})
+		}
+	})
+}

@@ -1,0 +1,123 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tidwall/gjson"
+	"maunium.net/go/mautrix/id"
+)
+
+// Relation is what an event's m.relates_to says: the event it relates to, and how.
+type Relation struct {
+	RelatesTo id.EventID
+	RelType   string
+}
+
+// RelationOf reads the relation of an event from its PDU; ok is false for an event that
+// relates to none (a reply's m.in_reply_to alone is not a relation).
+func RelationOf(pdu []byte) (Relation, bool) {
+	rel := gjson.GetBytes(pdu, `content.m\.relates_to`)
+	target, relType := rel.Get("event_id"), rel.Get("rel_type")
+	if !rel.IsObject() || target.Type != gjson.String || relType.Type != gjson.String || target.Str == "" || relType.Str == "" {
+		return Relation{}, false
+	}
+	return Relation{RelatesTo: id.EventID(target.Str), RelType: relType.Str}, true
+}
+
+const insertRelation = `INSERT INTO event_relations (event_id, room_id, relates_to, rel_type, type, sender, stream_pos)
+	VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+// insertRelation indexes e's relation, if it has one. InsertEvent calls it.
+func (c conn) insertRelation(ctx context.Context, e *Event) error {
+	rel, ok := RelationOf(e.PDU)
+	if !ok {
+		return nil
+	}
+	if _, err := c.q.Exec(ctx, insertRelation, e.ID, e.RoomID, rel.RelatesTo, rel.RelType, e.Type, e.Sender, e.StreamPos); err != nil {
+		return fmt.Errorf("insert relation of %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// RelationsQuery selects the events relating to one event.
+type RelationsQuery struct {
+	RelatesTo id.EventID
+	RelType   string // "" for any
+	Type      string // "" for any; only with RelType
+	Before    int64  // backwards: stream positions below this (0: from the newest)
+	After     int64  // forwards: stream positions above this
+	Backward  bool
+	Limit     int
+}
+
+// Relations returns the events that are not redacted and relate to q.RelatesTo as q says,
+// newest first going backwards, oldest first going forwards.
+func (c conn) Relations(ctx context.Context, q RelationsQuery) ([]*Event, error) {
+	args := []any{q.RelatesTo}
+	cond := `r.relates_to = $1`
+	if q.RelType != "" {
+		args = append(args, q.RelType)
+		cond += fmt.Sprintf(` AND r.rel_type = $%d`, len(args))
+		if q.Type != "" {
+			args = append(args, q.Type)
+			cond += fmt.Sprintf(` AND r.type = $%d`, len(args))
+		}
+	}
+	order := `r.stream_pos`
+	if q.Backward {
+		order += ` DESC`
+		if q.Before > 0 {
+			args = append(args, q.Before)
+			cond += fmt.Sprintf(` AND r.stream_pos < $%d`, len(args))
+		}
+	} else {
+		args = append(args, q.After)
+		cond += fmt.Sprintf(` AND r.stream_pos > $%d`, len(args))
+	}
+	args = append(args, q.Limit)
+	return c.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id IN (
+		SELECT r.event_id FROM event_relations r JOIN events x ON x.event_id = r.event_id AND x.redacted_by IS NULL
+		WHERE `+cond+` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d)`, len(args))+` ORDER BY `+strings.Replace(order, "r.", "", 1), args...)
+}
+
+// ThreadRoot is a thread of a room: its root and the position of its latest reply.
+type ThreadRoot struct {
+	RootID   id.EventID
+	LatestAt int64
+}
+
+// ThreadRoots returns up to limit threads of a room whose latest reply is below before (0:
+// any), most recently active first; with participant, only the threads whose root they sent
+// or that they replied to.
+func (c conn) ThreadRoots(ctx context.Context, roomID id.RoomID, participant id.UserID, before int64, limit int) ([]ThreadRoot, error) {
+	if before <= 0 {
+		before = 1 << 62
+	}
+	query := `SELECT r.relates_to, MAX(r.stream_pos) AS latest FROM event_relations r
+		JOIN events e ON e.event_id = r.event_id AND e.redacted_by IS NULL
+		WHERE r.room_id = $1 AND r.rel_type = 'm.thread'
+		GROUP BY r.relates_to HAVING MAX(r.stream_pos) < $2`
+	args := []any{roomID, before}
+	if participant != "" {
+		args = append(args, participant)
+		query += ` AND (SUM(CASE WHEN r.sender = $3 THEN 1 ELSE 0 END) > 0
+			OR EXISTS (SELECT 1 FROM events root WHERE root.event_id = r.relates_to AND root.sender = $3))`
+	}
+	args = append(args, limit)
+	rows, err := c.q.Query(ctx, query+fmt.Sprintf(` ORDER BY latest DESC LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("thread roots: %w", err)
+	}
+	defer rows.Close()
+	var out []ThreadRoot
+	for rows.Next() {
+		var t ThreadRoot
+		if err := rows.Scan(&t.RootID, &t.LatestAt); err != nil {
+			return nil, fmt.Errorf("thread roots: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,209 @@
+package syncapi
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/mxerr"
+	"causeway/homeserver/rooms"
+	"causeway/homeserver/storage"
+)
+
+// Bounds on a page of /relations and /threads.
+const (
+	defaultRelationsLimit = 50
+	maxRelationsLimit     = 1000
+)
+
+// RelationsRequest is one GET /rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]]
+// (data/api/client-server/relations.yaml).
+type RelationsRequest struct {
+	UserID    id.UserID
+	DeviceID  id.DeviceID
+	RoomID    id.RoomID
+	EventID   id.EventID
+	RelType   string
+	EventType string
+	From      string
+	To        string
+	Forward   bool // dir=f; backwards (newest first) by default
+	Limit     int  // 0: the default
+}
+
+// RelationsResponse is the body of /relations and /threads.
+type RelationsResponse struct {
+	Chunk     []*rooms.ClientEvent `json:"chunk"`
+	NextBatch string               `json:"next_batch,omitempty"`
+	PrevBatch string               `json:"prev_batch,omitempty"`
+}
+
+// Relations pages through the events that relate to an event the user may see, as the request
+// narrows them, keeping those the user may see. Tokens are stream positions ("r…"); a /sync or
+// /messages token is accepted as from or to too. Recursion (recurse=true) is not done: the
+// answer has no recursion_depth, which tells clients so.
+func (s *Service) Relations(ctx context.Context, req RelationsRequest) (*RelationsResponse, error) {
+	if _, err := s.rooms.VisibleEvent(ctx, req.RoomID, req.EventID, req.UserID); err != nil {
+		return nil, err
+	}
+	membership, err := s.rooms.Membership(ctx, req.RoomID, req.UserID)
+	if err != nil {
+		return nil, err
+	}
+	q := storage.RelationsQuery{RelatesTo: req.EventID, RelType: req.RelType, Type: req.EventType, Backward: !req.Forward, Limit: pageLimit(req.Limit)}
+	if req.From != "" {
+		pos, err := relationsPosition(req.From)
+		if err != nil {
+			return nil, err
+		}
+		q.Before, q.After = pos, pos
+	}
+	evs, err := s.db.Relations(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &RelationsResponse{}
+	if len(evs) == q.Limit {
+		resp.NextBatch = relationsToken(evs[len(evs)-1].StreamPos)
+	}
+	if req.To != "" {
+		to, err := relationsPosition(req.To)
+		if err != nil {
+			return nil, err
+		}
+		evs = cutAtStream(evs, to, !req.Forward)
+		resp.NextBatch = ""
+	}
+	if req.From != "" {
+		resp.PrevBatch = req.From
+	}
+	if evs, err = s.rooms.VisibleEvents(ctx, req.UserID, membership, evs); err != nil {
+		return nil, err
+	}
+	resp.Chunk, err = s.render(ctx, Request{UserID: req.UserID, DeviceID: req.DeviceID}, evs, false)
+	return resp, err
+}
+
+// pageLimit applies the default and the maximum to a requested limit.
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return defaultRelationsLimit
+	}
+	return min(limit, maxRelationsLimit)
+}
+
+func relationsToken(pos int64) string { return "r" + strconv.FormatInt(pos, 10) }
+
+// relationsPosition reads a /relations token ("r…"), a /sync token or a /messages token as a
+// stream position.
+func relationsPosition(token string) (int64, error) {
+	invalid := mxerr.InvalidParam.WithMessage("invalid pagination token %q", token)
+	switch {
+	case strings.HasPrefix(token, "r"):
+		pos, err := strconv.ParseInt(token[1:], 10, 64)
+		if err != nil || pos < 0 {
+			return 0, invalid
+		}
+		return pos, nil
+	case strings.HasPrefix(token, "s"):
+		st, err := ParseStreamToken(token)
+		if err != nil {
+			return 0, invalid
+		}
+		return st.Events + 1, nil // after the newest event the sync saw
+	}
+	if t, ok := parseTopoToken(token); ok {
+		return t.StreamPos, nil
+	}
+	return 0, invalid
+}
+
+// cutAtStream drops the events at or beyond the stream position to.
+func cutAtStream(evs []*storage.Event, to int64, backward bool) []*storage.Event {
+	for i, ev := range evs {
+		if backward && ev.StreamPos <= to || !backward && ev.StreamPos >= to {
+			return evs[:i]
+		}
+	}
+	return evs
+}
+
+// ThreadsRequest is one GET /rooms/{roomId}/threads (data/api/client-server/threads_list.yaml).
+type ThreadsRequest struct {
+	UserID       id.UserID
+	DeviceID     id.DeviceID
+	RoomID       id.RoomID
+	Participated bool // include=participated
+	From         string
+	Limit        int
+}
+
+// Threads lists the threads of a room the user may see, most recently active first: their
+// roots, each once. from is the next_batch of the previous page ("h…").
+func (s *Service) Threads(ctx context.Context, req ThreadsRequest) (*RelationsResponse, error) {
+	membership, err := s.rooms.Membership(ctx, req.RoomID, req.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if membership == "" {
+		if _, err := s.rooms.ViewerState(ctx, req.RoomID, req.UserID); err != nil {
+			return nil, err
+		}
+	}
+	var before int64
+	if req.From != "" {
+		n, err := strconv.ParseInt(strings.TrimPrefix(req.From, "h"), 10, 64)
+		if err != nil || n < 1 || !strings.HasPrefix(req.From, "h") {
+			return nil, mxerr.InvalidParam.WithMessage("invalid pagination token %q", req.From)
+		}
+		before = n
+	}
+	participant := id.UserID("")
+	if req.Participated {
+		participant = req.UserID
+	}
+	limit := pageLimit(req.Limit)
+	threads, err := s.db.ThreadRoots(ctx, req.RoomID, participant, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	resp := &RelationsResponse{}
+	if len(threads) == limit {
+		resp.NextBatch = "h" + strconv.FormatInt(threads[len(threads)-1].LatestAt, 10)
+	}
+	roots, err := s.threadRoots(ctx, threads)
+	if err != nil {
+		return nil, err
+	}
+	if roots, err = s.rooms.VisibleEvents(ctx, req.UserID, membership, roots); err != nil {
+		return nil, err
+	}
+	resp.Chunk, err = s.render(ctx, Request{UserID: req.UserID, DeviceID: req.DeviceID}, roots, false)
+	return resp, err
+}
+
+// threadRoots loads the root events of threads, in the threads' order; a root this server
+// does not have is left out.
+func (s *Service) threadRoots(ctx context.Context, threads []storage.ThreadRoot) ([]*storage.Event, error) {
+	ids := make([]id.EventID, len(threads))
+	for i, t := range threads {
+		ids[i] = t.RootID
+	}
+	evs, err := s.db.EventsByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[id.EventID]*storage.Event, len(evs))
+	for _, ev := range evs {
+		byID[ev.ID] = ev
+	}
+	out := make([]*storage.Event, 0, len(threads))
+	for _, t := range threads {
+		if ev := byID[t.RootID]; ev != nil && ev.RedactedBy == "" {
+			out = append(out, ev)
+		}
+	}
+	return out, nil
+}
