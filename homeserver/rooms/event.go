@@ -35,6 +35,8 @@ type Unsigned struct {
 	ReplacesState   id.EventID     `json:"replaces_state,omitzero"`
 	RedactedBecause *ClientEvent   `json:"redacted_because,omitzero"`
 	Membership      string         `json:"membership,omitzero"`
+	// Relations is the bundled aggregation of the event's children, by rel_type (aggregations.go).
+	Relations map[string]any `json:"m.relations,omitempty"`
 }
 
 // ParsePDU decodes a stored event's PDU.
@@ -53,6 +55,8 @@ type FormatOptions struct {
 	Device   id.DeviceID
 	Now      time.Time
 	NoRoomID bool // sync timelines and state omit room_id
+	// noBundle leaves out the bundled aggregations: for the events inside an aggregation.
+	noBundle bool
 }
 
 // Rendering needs the room version (for redaction), the redaction event when redacted and the

@@ -40,6 +40,11 @@ func (s *Service) FormatEvents(ctx context.Context, evs []*storage.Event, opts F
 		}
 		out = append(out, ce)
 	}
+	if !opts.noBundle {
+		if err := s.bundleAggregations(ctx, evs, out, opts); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -58,6 +58,20 @@ func TestRelationsAndThreads(t *testing.T) {
 		edit := send(alice, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "* a better question",
 			"m.new_content": map[string]any{"msgtype": "m.text", "body": "a better question"}, "m.relates_to": map[string]any{"rel_type": "m.replace", "event_id": root}})
 		send(bob, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "a reply, not a relation", "m.relates_to": map[string]any{"m.in_reply_to": map[string]any{"event_id": root}}})
+		forged := send(bob, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "* bob's edit of alice's question",
+			"m.new_content": map[string]any{"msgtype": "m.text", "body": "not alice's"}, "m.relates_to": map[string]any{"rel_type": "m.replace", "event_id": root}})
+		ref := send(bob, event.EventMessage, map[string]any{"msgtype": "m.text", "body": "see above", "m.relates_to": map[string]any{"rel_type": "m.reference", "event_id": root}})
+		checkBundle(t, alice, roomID, root, r2, edit, ref)
+		// The same aggregations come with the event in /messages.
+		msgs, err := alice.Messages(ctx, roomID, "", "", mautrix.DirectionBackward, nil, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range msgs.Chunk {
+			if ev.ID == root && (ev.Unsigned.Relations == nil || ev.Unsigned.Relations.Thread == nil || ev.Unsigned.Relations.Thread.Count != 2) {
+				t.Errorf("the root in /messages lacks its thread summary: %+v", ev.Unsigned.Relations)
+			}
+		}
 
 		get := func(cli *mautrix.Client, path string, query url.Values) relationsPage {
 			t.Helper()
@@ -68,8 +82,8 @@ func TestRelationsAndThreads(t *testing.T) {
 			return p
 		}
 		rel := "/relations/" + url.PathEscape(string(root))
-		if got := eventIDs(get(alice, rel, nil).Chunk); !slices.Equal(got, []id.EventID{edit, heart, r2, like, r1}) {
-			t.Errorf("all relations of the root = %v, want newest first: edit, heart, r2, like, r1", got)
+		if got := eventIDs(get(alice, rel, nil).Chunk); !slices.Equal(got, []id.EventID{ref, forged, edit, heart, r2, like, r1}) {
+			t.Errorf("all relations of the root = %v, want newest first: ref, forged, edit, heart, r2, like, r1", got)
 		}
 		if got := eventIDs(get(alice, rel+"/m.thread", url.Values{"dir": {"f"}}).Chunk); !slices.Equal(got, []id.EventID{r1, r2}) {
 			t.Errorf("thread replies forwards = %v", got)
@@ -77,9 +91,9 @@ func TestRelationsAndThreads(t *testing.T) {
 		if got := eventIDs(get(alice, rel+"/m.annotation/m.reaction", nil).Chunk); !slices.Equal(got, []id.EventID{heart, like}) {
 			t.Errorf("reactions = %v", got)
 		}
-		first := get(alice, rel, url.Values{"limit": {"2"}})
+		first := get(alice, rel, url.Values{"limit": {"4"}})
 		second := get(alice, rel, url.Values{"limit": {"2"}, "from": {first.NextBatch}})
-		if !slices.Equal(eventIDs(first.Chunk), []id.EventID{edit, heart}) || !slices.Equal(eventIDs(second.Chunk), []id.EventID{r2, like}) || second.NextBatch == "" {
+		if !slices.Equal(eventIDs(first.Chunk), []id.EventID{ref, forged, edit, heart}) || !slices.Equal(eventIDs(second.Chunk), []id.EventID{r2, like}) || second.NextBatch == "" {
 			t.Errorf("pages of 2: %v then %v (next %q)", eventIDs(first.Chunk), eventIDs(second.Chunk), second.NextBatch)
 		}
 		if _, err := bob.RedactEvent(ctx, roomID, like); err != nil {
@@ -119,4 +133,27 @@ func TestRelationsAndThreads(t *testing.T) {
 			})
 		}
 	})
+}
+
+// checkBundle checks the bundled aggregations of the root as alice fetches it: the thread's
+// latest reply and count, her edit (not bob's) and bob's reference.
+func checkBundle(t *testing.T, alice *mautrix.Client, roomID id.RoomID, root, latest, edit, ref id.EventID) {
+	t.Helper()
+	ev, err := alice.GetEvent(context.Background(), roomID, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rels := ev.Unsigned.Relations
+	if rels == nil || rels.Thread == nil || rels.LatestEdit == nil || rels.References == nil {
+		t.Fatalf("the root's bundled aggregations = %+v", rels)
+	}
+	if rels.Thread.Count != 2 || !rels.Thread.CurrentUserParticipated || rels.Thread.LatestEvent == nil || rels.Thread.LatestEvent.ID != latest {
+		t.Errorf("m.thread = %+v, want 2 replies, alice took part, latest %s", rels.Thread, latest)
+	}
+	if rels.LatestEdit.ID != edit {
+		t.Errorf("m.replace = %s, want alice's own edit %s", rels.LatestEdit.ID, edit)
+	}
+	if len(rels.References.Chunk) != 1 || rels.References.Chunk[0].EventID != ref {
+		t.Errorf("m.reference = %+v, want %s", rels.References.Chunk, ref)
+	}
 }

@@ -121,3 +121,106 @@ func (c conn) ThreadRoots(ctx context.Context, roomID id.RoomID, participant id.
 	}
 	return out, rows.Err()
 }
+
+// ThreadSummary is the aggregate of a thread for its root's bundled aggregation.
+type ThreadSummary struct {
+	Count        int64
+	LatestPos    int64 // the stream position of the latest reply
+	Participated bool  // the viewer sent a reply
+}
+
+// ThreadSummaries returns, for those of roots that have replies that are not redacted, the
+// number of replies, the position of the latest and whether viewer sent one.
+func (c conn) ThreadSummaries(ctx context.Context, roots []id.EventID, viewer id.UserID) (map[id.EventID]ThreadSummary, error) {
+	out := map[id.EventID]ThreadSummary{}
+	if len(roots) == 0 {
+		return out, nil
+	}
+	args := []any{viewer}
+	for _, r := range roots {
+		args = append(args, r)
+	}
+	rows, err := c.q.Query(ctx, `SELECT r.relates_to, COUNT(*), MAX(r.stream_pos), SUM(CASE WHEN r.sender = $1 THEN 1 ELSE 0 END)
+		FROM event_relations r JOIN events e ON e.event_id = r.event_id AND e.redacted_by IS NULL
+		WHERE r.rel_type = 'm.thread' AND r.relates_to IN (`+placeholders(2, len(roots))+`) GROUP BY r.relates_to`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("thread summaries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var root id.EventID
+		var t ThreadSummary
+		var mine int64
+		if err := rows.Scan(&root, &t.Count, &t.LatestPos, &mine); err != nil {
+			return nil, fmt.Errorf("thread summaries: %w", err)
+		}
+		t.Participated = mine > 0
+		out[root] = t
+	}
+	return out, rows.Err()
+}
+
+// ChildRelation is an event relating to another.
+type ChildRelation struct {
+	RelatesTo id.EventID
+	RelType   string
+	EventID   id.EventID
+}
+
+// ChildRelations returns the events, not redacted, that relate to one of parents with one of
+// relTypes, oldest first.
+func (c conn) ChildRelations(ctx context.Context, parents []id.EventID, relTypes []string) ([]ChildRelation, error) {
+	if len(parents) == 0 || len(relTypes) == 0 {
+		return nil, nil
+	}
+	var args []any
+	for _, p := range parents {
+		args = append(args, p)
+	}
+	for _, t := range relTypes {
+		args = append(args, t)
+	}
+	rows, err := c.q.Query(ctx, `SELECT r.relates_to, r.rel_type, r.event_id FROM event_relations r
+		JOIN events e ON e.event_id = r.event_id AND e.redacted_by IS NULL
+		WHERE r.relates_to IN (`+placeholders(1, len(parents))+`) AND r.rel_type IN (`+placeholders(len(parents)+1, len(relTypes))+`)
+		ORDER BY r.stream_pos`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("child relations: %w", err)
+	}
+	defer rows.Close()
+	var out []ChildRelation
+	for rows.Next() {
+		var r ChildRelation
+		if err := rows.Scan(&r.RelatesTo, &r.RelType, &r.EventID); err != nil {
+			return nil, fmt.Errorf("child relations: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// EventIDsAtStream returns the IDs of the events at the given stream positions.
+func (c conn) EventIDsAtStream(ctx context.Context, positions []int64) (map[int64]id.EventID, error) {
+	out := map[int64]id.EventID{}
+	if len(positions) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(positions))
+	for i, p := range positions {
+		args[i] = p
+	}
+	rows, err := c.q.Query(ctx, `SELECT stream_pos, event_id FROM events WHERE stream_pos IN (`+placeholders(1, len(positions))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("events at stream positions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pos int64
+		var evID id.EventID
+		if err := rows.Scan(&pos, &evID); err != nil {
+			return nil, fmt.Errorf("events at stream positions: %w", err)
+		}
+		out[pos] = evID
+	}
+	return out, rows.Err()
+}
