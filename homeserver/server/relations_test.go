@@ -103,6 +103,14 @@ func TestRelationsAndThreads(t *testing.T) {
 			t.Errorf("reactions after bob redacted his = %v", got)
 		}
 
+		// Redacting the edit reverts the original; redacting the original drops its bundle.
+		if _, err := alice.RedactEvent(ctx, roomID, edit); err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := alice.GetEvent(ctx, roomID, root); err != nil || ev.Unsigned.Relations.GetLatestEdit() != nil {
+			t.Errorf("after the edit's redaction: m.replace = %+v, %v; want none (bob's edit is not valid)", ev.Unsigned.Relations.GetLatestEdit(), err)
+		}
+
 		// Threads, most recently active first; bob took part in both, carol in none.
 		if got := eventIDs(get(alice, "/threads", nil).Chunk); !slices.Equal(got, []id.EventID{root, other}) {
 			t.Errorf("threads = %v, want the root (latest reply r2) before the other (o1)", got)
@@ -113,6 +121,13 @@ func TestRelationsAndThreads(t *testing.T) {
 		}
 		if got := eventIDs(get(alice, "/threads", url.Values{"include": {"participated"}}).Chunk); !slices.Equal(got, []id.EventID{other, root}) {
 			t.Errorf("alice's threads = %v", got)
+		}
+
+		if _, err := alice.RedactEvent(ctx, roomID, root); err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := alice.GetEvent(ctx, roomID, root); err != nil || ev.Unsigned.Relations != nil {
+			t.Errorf("the redacted root still bundles %+v, %v", ev.Unsigned.Relations, err)
 		}
 
 		for _, tc := range []struct {
