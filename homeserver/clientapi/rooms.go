@@ -136,6 +136,27 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, roomID id.RoomID) err
 	return ok(w, map[string]any{"room_id": roomID})
 }
 
+// handleKnock serves POST /_matrix/client/v3/knock/{roomIdOrAlias} (data/api/client-server/knocking.yaml).
+func (a *API) handleKnock(w http.ResponseWriter, r *http.Request) error {
+	target, err := web.PathParam(r, "roomIdOrAlias")
+	if err != nil {
+		return err
+	}
+	roomID, err := a.resolveRoom(r, target)
+	if err != nil {
+		return err
+	}
+	var body membershipBody
+	if err := a.readOptionalJSON(w, r, &body); err != nil {
+		return err
+	}
+	req := requester(r)
+	if _, err := a.rooms.Knock(r.Context(), roomID, rooms.MembershipRequest{Sender: req.UserID, Reason: body.Reason, TxnDevice: req.DeviceID}); err != nil {
+		return err
+	}
+	return ok(w, map[string]any{"room_id": roomID})
+}
+
 // readOptionalJSON reads a JSON body that clients may omit entirely (or send as null).
 func (a *API) readOptionalJSON(w http.ResponseWriter, r *http.Request, into any) error {
 	return web.ReadOptionalJSON(w, r, a.cfg.MaxRequestBodyBytes, into)

@@ -100,6 +100,7 @@ func (a *API) routesV3(r chi.Router) {
 	// Rooms and membership.
 	r.Post("/createRoom", a.authed(a.limited(a.handleCreateRoom)))
 	r.Post("/join/{roomIdOrAlias}", a.authed(a.limited(a.handleJoinByIDOrAlias)))
+	r.Post("/knock/{roomIdOrAlias}", a.authed(a.limited(a.handleKnock)))
 	r.Get("/joined_rooms", a.authed(a.handleJoinedRooms))
 	r.Route("/rooms/{roomId}", func(r chi.Router) {
 		r.Post("/join", a.authed(a.limited(a.handleJoinRoom)))

@@ -36,6 +36,19 @@ func (s *Service) Join(ctx context.Context, roomID id.RoomID, req MembershipRequ
 	return s.changeMembership(ctx, roomID, req, opOther, event.MembershipJoin)
 }
 
+// Knock asks to join a room whose join rule is knock or knock_restricted (room versions 7 and
+// later); the auth rules refuse it elsewhere. A member with the power to invite then invites
+// the knocker, or not.
+func (s *Service) Knock(ctx context.Context, roomID id.RoomID, req MembershipRequest) (*storage.Event, error) {
+	if _, err := s.RoomVersion(ctx, roomID); errors.Is(err, storage.ErrNotFound) {
+		return nil, mxerr.NotFound.WithMessage("unknown room %s", roomID)
+	} else if err != nil {
+		return nil, err
+	}
+	req.Target = req.Sender
+	return s.changeMembership(ctx, roomID, req, opOther, event.MembershipKnock)
+}
+
 // Invite invites Target on behalf of Sender.
 func (s *Service) Invite(ctx context.Context, roomID id.RoomID, req MembershipRequest) (*storage.Event, error) {
 	if req.Target.Homeserver() != s.serverName {
@@ -89,6 +102,15 @@ func (s *Service) changeMembership(ctx context.Context, roomID id.RoomID, req Me
 		if req.Reason != "" {
 			content["reason"] = req.Reason
 		}
+		if membership == event.MembershipJoin {
+			authoriser, err := s.joinAuthoriser(ctx, rt, req.Target, current)
+			if err != nil {
+				return nil, err
+			}
+			if authoriser != "" {
+				content["join_authorised_via_users_server"] = authoriser
+			}
+		}
 		if req.IsDirect && membership == event.MembershipInvite {
 			content["is_direct"] = true
 		}
@@ -112,6 +134,67 @@ func (s *Service) changeMembership(ctx context.Context, roomID id.RoomID, req Me
 		}
 		return ev, nil
 	})
+}
+
+// joinAuthoriser returns, for a join to a restricted room (join rule restricted or
+// knock_restricted) by a user who is not invited and not joined, a local member who may invite
+// and so may authorise the join, when the user is joined to one of the rooms the join rule
+// allows (content/client-server-api/_index.md, "Restricted rooms"). It returns "" otherwise,
+// and the auth rules decide.
+func (s *Service) joinAuthoriser(ctx context.Context, rt *roomTx, userID id.UserID, current jsontext.Value) (id.UserID, error) {
+	var cur struct {
+		Membership event.Membership `json:"membership"`
+	}
+	if current != nil {
+		json.Unmarshal(current, &cur)
+	}
+	if cur.Membership == event.MembershipJoin || cur.Membership == event.MembershipInvite {
+		return "", nil
+	}
+	rules, err := rt.stateContent(ctx, storage.StateKey{Type: event.StateJoinRules.Type})
+	if err != nil || rules == nil {
+		return "", err
+	}
+	var jr struct {
+		JoinRule event.JoinRule `json:"join_rule"`
+		Allow    []struct {
+			Type   string    `json:"type"`
+			RoomID id.RoomID `json:"room_id"`
+		} `json:"allow"`
+	}
+	if json.Unmarshal(rules, &jr) != nil || jr.JoinRule != event.JoinRuleRestricted && jr.JoinRule != event.JoinRuleKnockRestricted {
+		return "", nil
+	}
+	memberships, err := s.db.RoomsOfUser(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	allowed := false
+	for _, a := range jr.Allow {
+		allowed = allowed || a.Type == "m.room_membership" && memberships[a.RoomID] == string(event.MembershipJoin)
+	}
+	if !allowed {
+		return "", nil
+	}
+	return s.localInviter(ctx, rt.room.ID)
+}
+
+// localInviter returns a local member of a room with the power to invite, or "".
+func (s *Service) localInviter(ctx context.Context, roomID id.RoomID) (id.UserID, error) {
+	pl, err := s.CurrentPowerLevels(ctx, roomID)
+	if err != nil {
+		return "", err
+	}
+	members, err := s.db.RoomMembers(ctx, roomID, string(event.MembershipJoin))
+	if err != nil {
+		return "", err
+	}
+	for _, m := range members {
+		if m.Homeserver() == s.serverName && pl.GetUserLevel(m) >= pl.Invite() {
+			return m, nil
+		}
+	}
+	return "", nil
 }
 
 // checkTransition gives the specific errors clients expect before the auth rules run; the auth
@@ -139,8 +222,8 @@ func checkTransition(op membershipOp, req MembershipRequest, current jsontext.Va
 	return nil
 }
 
-// memberContent adds the target's display name and avatar to member event content when the
-// target is a local user and the content does not set them.
+// memberContent adds the target's display name and avatar to the content of a join, invite or
+// knock when the target is a local user and the content does not set them.
 func (s *Service) memberContent(ctx context.Context, db interface {
 	UserByID(context.Context, id.UserID) (storage.User, error)
 }, target id.UserID, content jsontext.Value) (jsontext.Value, error) {
@@ -150,7 +233,7 @@ func (s *Service) memberContent(ctx context.Context, db interface {
 	}
 	var membership string
 	json.Unmarshal(m["membership"], &membership)
-	if membership != string(event.MembershipJoin) && membership != string(event.MembershipInvite) {
+	if membership != string(event.MembershipJoin) && membership != string(event.MembershipInvite) && membership != string(event.MembershipKnock) {
 		return content, nil
 	}
 	user, err := db.UserByID(ctx, target)

@@ -31,6 +31,7 @@ type DeviceLists struct {
 type RoomsBlock struct {
 	Join   map[id.RoomID]*JoinedRoom  `json:"join,omitempty"`
 	Invite map[id.RoomID]*InvitedRoom `json:"invite,omitempty"`
+	Knock  map[id.RoomID]*KnockedRoom `json:"knock,omitempty"`
 	Leave  map[id.RoomID]*LeftRoom    `json:"leave,omitempty"`
 }
 
@@ -40,7 +41,7 @@ func (r *Response) empty() bool {
 }
 
 func (b *RoomsBlock) empty() bool {
-	return b == nil || len(b.Join)+len(b.Invite)+len(b.Leave) == 0
+	return b == nil || len(b.Join)+len(b.Invite)+len(b.Knock)+len(b.Leave) == 0
 }
 
 // JoinedRoom is one entry of rooms.join.
@@ -62,6 +63,11 @@ type UnreadNotifications struct {
 // InvitedRoom is one entry of rooms.invite.
 type InvitedRoom struct {
 	InviteState StrippedStateBlock `json:"invite_state"`
+}
+
+// KnockedRoom is one entry of rooms.knock: a room the user knocked on, as far as they may see it.
+type KnockedRoom struct {
+	KnockState StrippedStateBlock `json:"knock_state"`
 }
 
 // LeftRoom is one entry of rooms.leave.

@@ -37,7 +37,7 @@ func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int6
 		}
 	}
 	rf := req.Filter.Room
-	block := &RoomsBlock{Join: map[id.RoomID]*JoinedRoom{}, Invite: map[id.RoomID]*InvitedRoom{}, Leave: map[id.RoomID]*LeftRoom{}}
+	block := &RoomsBlock{Join: map[id.RoomID]*JoinedRoom{}, Invite: map[id.RoomID]*InvitedRoom{}, Knock: map[id.RoomID]*KnockedRoom{}, Leave: map[id.RoomID]*LeftRoom{}}
 	for roomID, membership := range memberships {
 		if !MatchRoom(rf, roomID) {
 			continue
@@ -78,6 +78,15 @@ func (s *Service) roomsStream(ctx context.Context, req Request, since, upto int6
 				return nil, err
 			}
 			block.Invite[roomID] = ir
+		case event.MembershipKnock:
+			if !initial && !changed {
+				continue
+			}
+			stripped, err := s.strippedState(ctx, roomID, req.UserID)
+			if err != nil {
+				return nil, err
+			}
+			block.Knock[roomID] = &KnockedRoom{KnockState: stripped}
 		case event.MembershipLeave, event.MembershipBan:
 			if slices.Contains(forgotten, roomID) || (initial || req.FullState) && !IncludeLeave(rf) || !initial && !changed && !req.FullState {
 				continue
@@ -339,15 +348,18 @@ func (s *Service) render(ctx context.Context, req Request, evs []*storage.Event,
 }
 
 func (s *Service) invitedRoom(ctx context.Context, roomID id.RoomID, userID id.UserID) (*InvitedRoom, error) {
+	stripped, err := s.strippedState(ctx, roomID, userID)
+	return &InvitedRoom{InviteState: stripped}, err
+}
+
+// strippedState is what an invitee or a knocker may see of a room.
+func (s *Service) strippedState(ctx context.Context, roomID id.RoomID, userID id.UserID) (StrippedStateBlock, error) {
 	stripped, err := s.rooms.StrippedState(ctx, roomID, userID)
-	if err != nil {
-		return nil, err
-	}
-	ir := &InvitedRoom{InviteState: StrippedStateBlock{Events: []StrippedEvent{}}}
+	block := StrippedStateBlock{Events: []StrippedEvent{}}
 	for _, st := range stripped {
-		ir.InviteState.Events = append(ir.InviteState.Events, StrippedEvent{Content: st.Content, Sender: st.Sender, StateKey: st.StateKey, Type: st.Type})
+		block.Events = append(block.Events, StrippedEvent{Content: st.Content, Sender: st.Sender, StateKey: st.StateKey, Type: st.Type})
 	}
-	return ir, nil
+	return block, err
 }
 
 // summary names the room's heroes (up to five other joined or invited members, by user ID)
