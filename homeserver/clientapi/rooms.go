@@ -157,6 +157,31 @@ func (a *API) handleKnock(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, map[string]any{"room_id": roomID})
 }
 
+// handleUpgrade serves POST /_matrix/client/v3/rooms/{roomId}/upgrade
+// (data/api/client-server/room_upgrades.yaml).
+func (a *API) handleUpgrade(w http.ResponseWriter, r *http.Request) error {
+	roomID, err := web.PathRoomID(r, "roomId")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		NewVersion         id.RoomVersion `json:"new_version"`
+		AdditionalCreators []id.UserID    `json:"additional_creators"`
+	}
+	if err := a.readJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.NewVersion == "" {
+		return mxerr.MissingParam.WithMessage("new_version is required")
+	}
+	newRoom, err := a.rooms.Upgrade(r.Context(), rooms.UpgradeRequest{RoomID: roomID, User: requester(r).UserID,
+		NewVersion: body.NewVersion, AdditionalCreators: body.AdditionalCreators})
+	if err != nil {
+		return err
+	}
+	return ok(w, map[string]any{"replacement_room": newRoom})
+}
+
 // readOptionalJSON reads a JSON body that clients may omit entirely (or send as null).
 func (a *API) readOptionalJSON(w http.ResponseWriter, r *http.Request, into any) error {
 	return web.ReadOptionalJSON(w, r, a.cfg.MaxRequestBodyBytes, into)

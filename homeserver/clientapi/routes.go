@@ -107,6 +107,7 @@ func (a *API) routesV3(r chi.Router) {
 		r.Post("/invite", a.authed(a.limited(a.membershipChange(a.rooms.Invite))))
 		r.Post("/leave", a.authed(a.handleLeave))
 		r.Post("/forget", a.authed(a.handleForget))
+		r.Post("/upgrade", a.authed(a.limited(a.handleUpgrade)))
 		r.Post("/kick", a.authed(a.membershipChange(a.rooms.Kick)))
 		r.Post("/ban", a.authed(a.membershipChange(a.rooms.Ban)))
 		r.Post("/unban", a.authed(a.membershipChange(a.rooms.Unban)))

@@ -145,3 +145,11 @@ func queryList[T any](ctx context.Context, q Querier, query string, args ...any)
 	}
 	return out, rows.Err()
 }
+
+// MoveAliases points every alias of one room at another.
+func (c conn) MoveAliases(ctx context.Context, from, to id.RoomID) error {
+	if _, err := c.q.Exec(ctx, `UPDATE room_aliases SET room_id = $2 WHERE room_id = $1`, from, to); err != nil {
+		return fmt.Errorf("move aliases: %w", err)
+	}
+	return nil
+}
