@@ -133,6 +133,10 @@ func (a *API) join(w http.ResponseWriter, r *http.Request, roomID id.RoomID) err
 	if _, err := a.rooms.Join(r.Context(), roomID, rooms.MembershipRequest{Sender: req.UserID, Reason: body.Reason, TxnDevice: req.DeviceID}); err != nil {
 		return err
 	}
+	if err := a.sync.CarryOverRoomSettings(r.Context(), req.UserID, roomID); err != nil {
+		// The join stands; only the tags of an upgraded room's predecessor stay behind.
+		a.log.WarnContext(r.Context(), "cannot carry room settings over from the predecessor", "room_id", roomID, "error", err)
+	}
 	return ok(w, map[string]any{"room_id": roomID})
 }
 

@@ -251,3 +251,20 @@ func unmarshalContent(ev *storage.Event, v any) error {
 	}
 	return json.Unmarshal(content, v)
 }
+
+// Predecessor returns the room a room replaced, as its create event names it; "" for none.
+func (s *Service) Predecessor(ctx context.Context, roomID id.RoomID) (id.RoomID, error) {
+	evs, err := s.db.CurrentStateOfRooms(ctx, []id.RoomID{roomID}, []string{event.StateCreate.Type})
+	if err != nil || len(evs) == 0 {
+		return "", err
+	}
+	var c struct {
+		Predecessor struct {
+			RoomID id.RoomID `json:"room_id"`
+		} `json:"predecessor"`
+	}
+	if err := unmarshalContent(evs[0], &c); err != nil {
+		return "", nil // a create event whose content does not read has no predecessor
+	}
+	return c.Predecessor.RoomID, nil
+}

@@ -31,6 +31,9 @@ func TestRoomUpgrade(t *testing.T) {
 		old := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomVersion: "10", Name: "Upstairs",
 			Topic: "what happens upstairs", RoomAliasName: "up", Visibility: "public"})
 		mustJoin(t, bob, string(old))
+		if err := bob.AddTag(ctx, old, event.RoomTagFavourite, 0.5); err != nil {
+			t.Fatal(err)
+		}
 
 		upgrade := func(cli *mautrix.Client, roomID id.RoomID, body map[string]any) apiResponse {
 			return ts.do(t, http.MethodPost, roomPath(roomID, "/upgrade"), cli.AccessToken, body)
@@ -74,8 +77,11 @@ func TestRoomUpgrade(t *testing.T) {
 				t.Errorf("directory visibility of %s = %s, want %s", roomID, r.Body, want)
 			}
 		}
-		// Bob follows the tombstone.
+		// Bob follows the tombstone, and his tags follow him.
 		mustJoin(t, bob, string(replacement))
+		if tags, err := bob.GetTags(ctx, replacement); err != nil || len(tags.Tags) != 1 {
+			t.Errorf("bob's tags in the new room = %+v, %v; want his favourite carried over", tags, err)
+		}
 
 		// To a version whose creators are privileged: alice is not in the new power levels' users.
 		r = upgrade(alice, replacement, map[string]any{"new_version": "12"})

@@ -79,3 +79,34 @@ func splitTags(content json.RawMessage) (map[string]json.RawMessage, map[string]
 	}
 	return fields, tags
 }
+
+// carriedOver are the room account data types that follow a user into the replacement of an
+// upgraded room (room_upgrades.md: "personalized settings such as notifications, tags").
+var carriedOver = []string{event.AccountDataRoomTags.Type}
+
+// CarryOverRoomSettings copies a user's tags from the room an upgraded room replaced, when
+// they join the replacement and have none there yet.
+func (s *Service) CarryOverRoomSettings(ctx context.Context, userID id.UserID, roomID id.RoomID) error {
+	predecessor, err := s.rooms.Predecessor(ctx, roomID)
+	if err != nil || predecessor == "" {
+		return err
+	}
+	for _, typ := range carriedOver {
+		old, err := s.db.AccountDataOf(ctx, userID, predecessor, typ)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		err = s.updateAccountData(ctx, userID, roomID, typ, func(current json.RawMessage) (json.RawMessage, error) {
+			if current != nil {
+				return nil, nil // the user has settings there already
+			}
+			return old.Content, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
