@@ -222,7 +222,7 @@ type transaction struct {
 func (s *Sender) newTransaction(ctx context.Context, evs []*storage.Event, ephemeral []syncapi.EphemeralEvent) ([]byte, error) {
 	// No viewer: unsigned.transaction_id is only for the device that sent an event. The
 	// unsigned.age computed here is resent unchanged on retries, as the body must not change.
-	formatted, err := s.rooms.FormatEvents(ctx, evs, rooms.FormatOptions{Now: s.opts.Now()})
+	formatted, err := s.rooms.FormatEvents(ctx, evs, rooms.FormatOptions{Now: s.opts.Now(), NoAggregations: true})
 	if err != nil {
 		return nil, err
 	}

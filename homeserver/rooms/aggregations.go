@@ -150,7 +150,7 @@ func (s *Service) latestEdits(ctx context.Context, evs []*storage.Event, childre
 		}
 	}
 	for origID, edit := range best {
-		ce, err := s.FormatEvents(ctx, []*storage.Event{edit}, FormatOptions{Viewer: opts.Viewer, Device: opts.Device, Now: opts.Now, NoRoomID: opts.NoRoomID, noBundle: true})
+		ce, err := s.FormatEvents(ctx, []*storage.Event{edit}, FormatOptions{Viewer: opts.Viewer, Device: opts.Device, Now: opts.Now, NoRoomID: opts.NoRoomID, NoAggregations: true})
 		if err != nil {
 			return nil, err
 		}

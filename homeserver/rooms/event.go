@@ -55,8 +55,10 @@ type FormatOptions struct {
 	Device   id.DeviceID
 	Now      time.Time
 	NoRoomID bool // sync timelines and state omit room_id
-	// noBundle leaves out the bundled aggregations: for the events inside an aggregation.
-	noBundle bool
+	// NoAggregations leaves out the bundled aggregations (aggregations.go): for the events
+	// inside an aggregation, and for appservice transactions, which carry events as they
+	// happened.
+	NoAggregations bool
 }
 
 // Rendering needs the room version (for redaction), the redaction event when redacted and the

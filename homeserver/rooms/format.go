@@ -40,7 +40,7 @@ func (s *Service) FormatEvents(ctx context.Context, evs []*storage.Event, opts F
 		}
 		out = append(out, ce)
 	}
-	if !opts.noBundle {
+	if !opts.NoAggregations {
 		if err := s.bundleAggregations(ctx, evs, out, opts); err != nil {
 			return nil, err
 		}
