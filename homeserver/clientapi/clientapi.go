@@ -36,8 +36,9 @@ type API struct {
 	rooms        *rooms.Service
 	sync         *syncapi.Service
 	moderation   *moderation.Service
-	appservices  Appservices // nil: no application-service layer
-	limiter      *web.RateLimiter
+	appservices  Appservices                 // nil: no application-service layer
+	limiter      *web.RateLimiter            // every limited request
+	actions      map[string]*web.RateLimiter // per action (ratelimit.go), on top
 	log          *slog.Logger
 }
 
@@ -104,8 +105,9 @@ func New(opts Options) *API {
 		appservices:  opts.Appservices,
 		log:          opts.Log,
 	}
-	if opts.Config.RateLimit.Enabled {
-		a.limiter = web.NewRateLimiter(opts.Config.RateLimit.PerSecond, opts.Config.RateLimit.Burst)
+	if rl := opts.Config.RateLimit; rl.Enabled {
+		a.limiter = web.NewRateLimiter(rl.PerSecond, rl.Burst)
+		a.actions = actionLimiters(rl)
 	}
 	return a
 }

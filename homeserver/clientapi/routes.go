@@ -56,10 +56,10 @@ func (a *API) routesCauseway(r chi.Router) {
 func (a *API) routesV3(r chi.Router) {
 	// Accounts and sessions.
 	r.Get("/login", a.wrap(a.handleLoginFlows))
-	r.Post("/login", a.wrap(a.limited(a.handleLogin)))
+	r.Post("/login", a.wrap(a.limitedAs(actionLogin, a.handleLogin)))
 	r.Get("/login/sso/redirect", a.wrap(a.handleSSORedirect))
 	r.Get("/login/sso/redirect/{idpId}", a.wrap(a.handleSSORedirect))
-	r.Post("/register", a.wrap(a.limited(a.handleRegister)))
+	r.Post("/register", a.wrap(a.limitedAs(actionRegistration, a.handleRegister)))
 	r.Get("/register/available", a.wrap(a.limited(a.handleRegisterAvailable)))
 	r.Post("/refresh", a.wrap(a.limited(a.handleRefresh)))
 	r.Post("/logout", a.authed(a.handleLogout))
@@ -99,12 +99,12 @@ func (a *API) routesV3(r chi.Router) {
 
 	// Rooms and membership.
 	r.Post("/createRoom", a.authed(a.limited(a.handleCreateRoom)))
-	r.Post("/join/{roomIdOrAlias}", a.authed(a.limited(a.handleJoinByIDOrAlias)))
-	r.Post("/knock/{roomIdOrAlias}", a.authed(a.limited(a.handleKnock)))
+	r.Post("/join/{roomIdOrAlias}", a.authed(a.limitedAs(actionJoin, a.handleJoinByIDOrAlias)))
+	r.Post("/knock/{roomIdOrAlias}", a.authed(a.limitedAs(actionJoin, a.handleKnock)))
 	r.Get("/joined_rooms", a.authed(a.handleJoinedRooms))
 	r.Route("/rooms/{roomId}", func(r chi.Router) {
-		r.Post("/join", a.authed(a.limited(a.handleJoinRoom)))
-		r.Post("/invite", a.authed(a.limited(a.membershipChange(a.rooms.Invite))))
+		r.Post("/join", a.authed(a.limitedAs(actionJoin, a.handleJoinRoom)))
+		r.Post("/invite", a.authed(a.limitedAs(actionInvite, a.membershipChange(a.rooms.Invite))))
 		r.Post("/leave", a.authed(a.handleLeave))
 		r.Post("/forget", a.authed(a.handleForget))
 		r.Post("/upgrade", a.authed(a.limited(a.handleUpgrade)))
@@ -112,8 +112,8 @@ func (a *API) routesV3(r chi.Router) {
 		r.Post("/ban", a.authed(a.membershipChange(a.rooms.Ban)))
 		r.Post("/unban", a.authed(a.membershipChange(a.rooms.Unban)))
 
-		r.Put("/send/{eventType}/{txnId}", a.authed(a.limited(a.handleSendMessage)))
-		r.Put("/redact/{eventId}/{txnId}", a.authed(a.limited(a.handleRedact)))
+		r.Put("/send/{eventType}/{txnId}", a.authed(a.limitedAs(actionMessage, a.handleSendMessage)))
+		r.Put("/redact/{eventId}/{txnId}", a.authed(a.limitedAs(actionMessage, a.handleRedact)))
 		r.Get("/state", a.authed(a.handleGetState))
 		// chi matches no empty parameter, so the empty state key has routes of its own.
 		r.Get("/state/{eventType}", a.authed(a.handleGetStateEvent))

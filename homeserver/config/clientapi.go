@@ -65,13 +65,29 @@ type TURN struct {
 	Lifetime Duration `yaml:"lifetime"`
 }
 
-// RateLimit is the client_api.rate_limit: section, a token bucket per client.
+// RateLimit is the client_api.rate_limit: section, a token bucket per client (a user, or an
+// address before login) for every limited request, and one per action on top.
 type RateLimit struct {
 	Enabled bool `yaml:"enabled"`
 	// PerSecond is the rate at which the bucket refills.
 	PerSecond float64 `yaml:"per_second"`
 	// Burst is the bucket's size: how many requests may arrive at once.
 	Burst int `yaml:"burst"`
+	// Message limits sending messages and redactions, Registration registering, Login
+	// logging in (per address), Join joining and knocking, Invite inviting.
+	Message      Bucket `yaml:"message"`
+	Registration Bucket `yaml:"registration"`
+	Login        Bucket `yaml:"login"`
+	Join         Bucket `yaml:"join"`
+	Invite       Bucket `yaml:"invite"`
+	// ExemptAdmins lets server admins past every limit.
+	ExemptAdmins bool `yaml:"exempt_admins"`
+}
+
+// Bucket is the token bucket of one action: PerSecond 0 turns the action's limit off.
+type Bucket struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
 }
 
 // Defaults sets c to its defaults, including the rate_limit subsection.
@@ -154,9 +170,20 @@ func (t TURN) Validate() []error {
 	return errs
 }
 
-// Defaults sets r to 10 requests a second with bursts of 50.
+// Defaults sets r to 10 requests a second with bursts of 50, and per action: a message every
+// two seconds in bursts of 20, a registration request or a login every six seconds in bursts
+// of 10 and 5 (registering takes two or three requests: user-interactive authentication), a
+// join every ten seconds in bursts of 10, an invite every three seconds in bursts of 10; admins
+// exempt.
 func (r *RateLimit) Defaults() {
-	*r = RateLimit{Enabled: true, PerSecond: 10, Burst: 50}
+	*r = RateLimit{Enabled: true, PerSecond: 10, Burst: 50,
+		Message:      Bucket{PerSecond: 0.5, Burst: 20},
+		Registration: Bucket{PerSecond: 0.17, Burst: 10},
+		Login:        Bucket{PerSecond: 0.17, Burst: 5},
+		Join:         Bucket{PerSecond: 0.1, Burst: 10},
+		Invite:       Bucket{PerSecond: 0.3, Burst: 10},
+		ExemptAdmins: true,
+	}
 }
 
 // Validate reports every problem in r, keyed relative to the section. The
@@ -171,6 +198,24 @@ func (r RateLimit) Validate() []error {
 	}
 	if r.Burst <= 0 {
 		errs = append(errs, keyErrorf("burst", "must be greater than 0 when enabled (got %d)", r.Burst))
+	}
+	for _, b := range []struct {
+		name   string
+		bucket Bucket
+	}{{"message", r.Message}, {"registration", r.Registration}, {"login", r.Login}, {"join", r.Join}, {"invite", r.Invite}} {
+		errs = append(errs, Nest(b.name, b.bucket.Validate())...)
+	}
+	return errs
+}
+
+// Validate reports every problem in b, keyed relative to the section.
+func (b Bucket) Validate() []error {
+	var errs []error
+	if b.PerSecond < 0 || math.IsInf(b.PerSecond, 1) || math.IsNaN(b.PerSecond) {
+		errs = append(errs, keyErrorf("per_second", "must be 0 (no limit) or a number greater than 0 (got %v)", b.PerSecond))
+	}
+	if b.PerSecond > 0 && b.Burst <= 0 {
+		errs = append(errs, keyErrorf("burst", "must be greater than 0 when per_second is (got %d)", b.Burst))
 	}
 	return errs
 }

@@ -30,11 +30,14 @@ func TestDefault(t *testing.T) {
 		Registration:   Registration{Mode: RegistrationToken, EnableGuests: false},
 		Rooms:          Rooms{DefaultVersion: "11"},
 		ClientAPI: ClientAPI{
-			LegacyR0Prefix:             true,
-			AccessTokenQueryParam:      true,
-			MaxRequestBodyBytes:        131072,
-			CORSAllowedOrigins:         []string{"*"},
-			RateLimit:                  RateLimit{Enabled: true, PerSecond: 10, Burst: 50},
+			LegacyR0Prefix:        true,
+			AccessTokenQueryParam: true,
+			MaxRequestBodyBytes:   131072,
+			CORSAllowedOrigins:    []string{"*"},
+			RateLimit: RateLimit{Enabled: true, PerSecond: 10, Burst: 50,
+				Message: Bucket{PerSecond: 0.5, Burst: 20}, Registration: Bucket{PerSecond: 0.17, Burst: 10},
+				Login: Bucket{PerSecond: 0.17, Burst: 5}, Join: Bucket{PerSecond: 0.1, Burst: 10},
+				Invite: Bucket{PerSecond: 0.3, Burst: 10}, ExemptAdmins: true},
 			AccessTokenLifetime:        0,
 			RefreshTokenAccessLifetime: Duration(5 * time.Minute),
 			Support:                    Support{Contacts: []SupportContact{}},
@@ -79,6 +82,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.ClientAPI.CORSAllowedOrigins = []string{"*", "https://app.example.com", "app.example.com"}
 	c.ClientAPI.RateLimit.PerSecond = 0
 	c.ClientAPI.RateLimit.Burst = -5
+	c.ClientAPI.RateLimit.Login = Bucket{PerSecond: -1, Burst: 3}
+	c.ClientAPI.RateLimit.Join = Bucket{PerSecond: 1, Burst: 0}
 	c.ClientAPI.AccessTokenLifetime = Duration(-time.Second)
 	c.ClientAPI.RefreshTokenAccessLifetime = 0
 	c.ClientAPI.Support = Support{Contacts: []SupportContact{{Role: "m.role.admin"}, {MatrixID: "admin", Email: "a@example.org"}}, Page: "support.html"}
@@ -107,6 +112,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`client_api.cors_allowed_origins[2]: must be "*" or an origin like "https://app.example.com" (got "app.example.com")`,
 		`client_api.rate_limit.per_second: must be a number greater than 0 when enabled (got 0)`,
 		`client_api.rate_limit.burst: must be greater than 0 when enabled (got -5)`,
+		`client_api.rate_limit.login.per_second: must be 0 (no limit) or a number greater than 0 (got -1)`,
+		`client_api.rate_limit.join.burst: must be greater than 0 when per_second is (got 0)`,
 		`client_api.access_token_lifetime: must not be negative (got "-1s")`,
 		`client_api.refresh_token_access_lifetime: must be greater than 0 (got "0s")`,
 		`client_api.support.contacts[0]: needs a matrix_id or an email_address`,

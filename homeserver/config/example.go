@@ -69,6 +69,24 @@ var keyDocs = map[string]string{
 	"client_api.rate_limit.enabled":    "Whether requests are rate limited at all.",
 	"client_api.rate_limit.per_second": "Requests a second allowed over time.",
 	"client_api.rate_limit.burst":      "Requests allowed at once before the limit applies.",
+	"client_api.rate_limit.message": "Messages and redactions a user may send, on top of the general limit:\n" +
+		"per_second 0 turns this limit off.",
+	"client_api.rate_limit.message.per_second":      "Actions a second allowed over time; 0 for no limit.",
+	"client_api.rate_limit.message.burst":           "Actions allowed at once.",
+	"client_api.rate_limit.registration":            "Registration requests from one address (an account takes two or three).",
+	"client_api.rate_limit.registration.per_second": "Actions a second allowed over time; 0 for no limit.",
+	"client_api.rate_limit.registration.burst":      "Actions allowed at once.",
+	"client_api.rate_limit.login":                   "Logins from one address.",
+	"client_api.rate_limit.login.per_second":        "Actions a second allowed over time; 0 for no limit.",
+	"client_api.rate_limit.login.burst":             "Actions allowed at once.",
+	"client_api.rate_limit.join":                    "Joins and knocks of a user.",
+	"client_api.rate_limit.join.per_second":         "Actions a second allowed over time; 0 for no limit.",
+	"client_api.rate_limit.join.burst":              "Actions allowed at once.",
+	"client_api.rate_limit.invite":                  "Invites a user sends.",
+	"client_api.rate_limit.invite.per_second":       "Actions a second allowed over time; 0 for no limit.",
+	"client_api.rate_limit.invite.burst":            "Actions allowed at once.",
+	"client_api.rate_limit.exempt_admins": "Let server admins past every limit. Appservices registered with\n" +
+		"rate_limited: false are never limited.",
 	"client_api.access_token_lifetime": "How long an access token lives when the client did not ask for a refresh\n" +
 		"token. 0s means it never expires.",
 	"client_api.refresh_token_access_lifetime": "How long an access token lives when it is issued with a refresh token;\n" +

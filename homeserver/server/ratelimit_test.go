@@ -74,3 +74,69 @@ func TestMediaRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestActionRateLimits: each limited action has its own bucket on top of the general one, a
+// refused request stores nothing, and admins are exempt.
+func TestActionRateLimits(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		slow := func(burst int) config.Bucket { return config.Bucket{PerSecond: 0.001, Burst: burst} }
+		ts := startServer(t, driver, dsn, func(c *config.Config) {
+			c.ClientAPI.RateLimit = config.RateLimit{Enabled: true, PerSecond: 100, Burst: 100,
+				Message: slow(3), Login: slow(3), Join: slow(1), Invite: slow(1), ExemptAdmins: true}
+		})
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		carol := ts.register(t, "carol")
+		root := ts.registerAdmin(t, "root") // one login
+		roomID := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+		limited := func(what string, err error) {
+			t.Helper()
+			var httpErr mautrix.HTTPError
+			if !errors.As(err, &httpErr) || httpErr.RespError == nil || httpErr.RespError.ErrCode != "M_LIMIT_EXCEEDED" || httpErr.RespError.ExtraData["retry_after_ms"] == nil {
+				t.Errorf("%s: %v, want M_LIMIT_EXCEEDED with retry_after_ms", what, err)
+			}
+		}
+
+		for range 3 {
+			mustSend(t, alice, roomID, "within the limit")
+		}
+		_, err := alice.SendText(ctx, roomID, "one too many")
+		limited("a fourth message", err)
+		mustJoin(t, root, string(roomID))
+		for range 5 {
+			mustSend(t, root, roomID, "an admin is not limited")
+		}
+		msgs, err := alice.Messages(ctx, roomID, "", "", mautrix.DirectionBackward, nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bodies(msgs.Chunk); len(got) != 8 {
+			t.Errorf("the room holds %d messages, want alice's 3 and root's 5: %v", len(got), got)
+		}
+
+		// Joins: bob's second is refused and leaves no membership behind.
+		other := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+		mustJoin(t, bob, string(roomID))
+		_, err = bob.JoinRoomByID(ctx, other)
+		limited("a second join", err)
+		if m, _ := ts.srv.Rooms.Membership(ctx, other, bob.UserID); m != "" {
+			t.Errorf("bob's membership after the refused join: %q", m)
+		}
+		// Invites likewise.
+		if _, err := alice.InviteUser(ctx, other, &mautrix.ReqInviteUser{UserID: bob.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = alice.InviteUser(ctx, other, &mautrix.ReqInviteUser{UserID: carol.UserID})
+		limited("a second invite", err)
+		if m, _ := ts.srv.Rooms.Membership(ctx, other, carol.UserID); m != "" {
+			t.Errorf("carol's membership after the refused invite: %q", m)
+		}
+		// Logins, by address: root's was the first.
+		ts.login(t, alice.UserID, password)
+		ts.login(t, bob.UserID, password)
+		anon, _ := mautrix.NewClient(ts.URL, "", "")
+		_, err = anon.Login(ctx, &mautrix.ReqLogin{Type: mautrix.AuthTypePassword, Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: "carol"}, Password: password})
+		limited("a fourth login from one address", err)
+	})
+}
