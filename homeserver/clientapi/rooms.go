@@ -125,15 +125,10 @@ func (a *API) handleJoinRoom(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) join(w http.ResponseWriter, r *http.Request, roomID id.RoomID) error {
-	var body membershipBody
-	if err := a.readOptionalJSON(w, r, &body); err != nil {
+	if err := a.changeOwnMembership(w, r, roomID, a.rooms.Join); err != nil {
 		return err
 	}
-	req := requester(r)
-	if _, err := a.rooms.Join(r.Context(), roomID, rooms.MembershipRequest{Sender: req.UserID, Reason: body.Reason, TxnDevice: req.DeviceID}); err != nil {
-		return err
-	}
-	if err := a.sync.CarryOverRoomSettings(r.Context(), req.UserID, roomID); err != nil {
+	if err := a.sync.CarryOverRoomSettings(r.Context(), requester(r).UserID, roomID); err != nil {
 		// The join stands; only the tags of an upgraded room's predecessor stay behind.
 		a.log.WarnContext(r.Context(), "cannot carry room settings over from the predecessor", "room_id", roomID, "error", err)
 	}
@@ -150,15 +145,22 @@ func (a *API) handleKnock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.changeOwnMembership(w, r, roomID, a.rooms.Knock); err != nil {
+		return err
+	}
+	return ok(w, map[string]any{"room_id": roomID})
+}
+
+// changeOwnMembership reads the optional {"reason"} body of a join, knock or leave and has the
+// requester change their own membership with change.
+func (a *API) changeOwnMembership(w http.ResponseWriter, r *http.Request, roomID id.RoomID, change func(context.Context, id.RoomID, rooms.MembershipRequest) (*storage.Event, error)) error {
 	var body membershipBody
 	if err := a.readOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	req := requester(r)
-	if _, err := a.rooms.Knock(r.Context(), roomID, rooms.MembershipRequest{Sender: req.UserID, Reason: body.Reason, TxnDevice: req.DeviceID}); err != nil {
-		return err
-	}
-	return ok(w, map[string]any{"room_id": roomID})
+	_, err := change(r.Context(), roomID, rooms.MembershipRequest{Sender: req.UserID, Reason: body.Reason, TxnDevice: req.DeviceID})
+	return err
 }
 
 // handleUpgrade serves POST /_matrix/client/v3/rooms/{roomId}/upgrade
@@ -241,12 +243,7 @@ func (a *API) handleLeave(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var body membershipBody
-	if err := a.readOptionalJSON(w, r, &body); err != nil {
-		return err
-	}
-	req := requester(r)
-	if _, err := a.rooms.Leave(r.Context(), roomID, rooms.MembershipRequest{Sender: req.UserID, Reason: body.Reason, TxnDevice: req.DeviceID}); err != nil {
+	if err := a.changeOwnMembership(w, r, roomID, a.rooms.Leave); err != nil {
 		return err
 	}
 	return ok(w, nil)
