@@ -1,10 +1,18 @@
 package syncapi
 
 import (
+	"context"
+	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/rooms"
+	"causeway/homeserver/serverkey"
 	"causeway/homeserver/storage"
+	"causeway/homeserver/storage/storagetest"
 )
 
 func TestNextPresence(t *testing.T) {
@@ -58,5 +66,55 @@ func TestNextPresence(t *testing.T) {
 				t.Errorf("the status message changed to %q", next.StatusMsg)
 			}
 		})
+	}
+}
+
+// TestPresenceLoop runs the presence loop's pass (refreshPresence) on a real database with a
+// clock the test moves: a user who syncs is online, becomes unavailable when idle and offline
+// once no sync has come for offlineAfter.
+func TestPresenceLoop(t *testing.T) {
+	db := storagetest.SQLite(t)
+	key, err := serverkey.LoadOrGenerate(filepath.Join(t.TempDir(), "signing.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	notifier := NewNotifier()
+	roomsSvc := rooms.New(db, rooms.Options{ServerName: "hs", Key: key, Notifier: notifier, Log: slog.New(slog.DiscardHandler), Now: clock})
+	s := New(db, roomsSvc, notifier, nil, slog.New(slog.DiscardHandler))
+	s.now = clock
+	ctx := context.Background()
+	const alice id.UserID = "@alice:hs"
+	state := func() string {
+		t.Helper()
+		p, err := s.publishedPresence(ctx, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.State
+	}
+
+	ended, err := s.syncStarted(ctx, alice, presenceOnline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := state(); got != presenceOnline {
+		t.Fatalf("after a sync starts: %s, want online", got)
+	}
+	now = now.Add(6 * time.Minute) // still syncing, but idle
+	if err := s.refreshPresence(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(); got != presenceUnavailable {
+		t.Errorf("idle for 6 minutes: %s, want unavailable", got)
+	}
+	ended()
+	now = now.Add(offlineAfter + time.Second)
+	if err := s.refreshPresence(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(); got != presenceOffline {
+		t.Errorf("no sync for %s: %s, want offline", offlineAfter+time.Second, got)
 	}
 }
