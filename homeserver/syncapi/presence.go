@@ -88,6 +88,16 @@ func (t *presenceTracker) snapshot() map[id.UserID]activity {
 	return out
 }
 
+// forget drops a user the tracker knows when their activity is still seen: an offline user
+// with nothing in flight, whom the loop need not look at again until they come back.
+func (t *presenceTracker) forget(userID id.UserID, seen activity) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a := t.users[userID]; a != nil && *a == seen {
+		delete(t.users, userID)
+	}
+}
+
 // nextPresence returns what to publish for a user whose published presence is pub and whose
 // activity is act, and whether it differs from pub in what clients see (state, status,
 // currently_active).
@@ -276,7 +286,8 @@ func (s *Service) RunPresence(ctx context.Context) error {
 }
 
 // refreshPresence publishes, for every user who is not offline or whom the tracker knows,
-// what nextPresence makes of their published presence and activity.
+// what nextPresence makes of their published presence and activity. Users who end up offline
+// with no sync in flight leave the tracker, which so holds only the present.
 func (s *Service) refreshPresence(ctx context.Context) error {
 	now := s.now()
 	acts := s.presence.snapshot()
@@ -296,10 +307,15 @@ func (s *Service) refreshPresence(ctx context.Context) error {
 		}
 	}
 	for userID, pub := range published {
-		if next, changed := nextPresence(pub, acts[userID], now); changed {
+		act := acts[userID]
+		next, changed := nextPresence(pub, act, now)
+		if changed {
 			if err := s.publishPresence(ctx, next); err != nil {
 				return err
 			}
+		}
+		if next.State == presenceOffline && act.syncing == 0 {
+			s.presence.forget(userID, act)
 		}
 	}
 	return nil

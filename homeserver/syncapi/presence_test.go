@@ -117,4 +117,7 @@ func TestPresenceLoop(t *testing.T) {
 	if got := state(); got != presenceOffline {
 		t.Errorf("no sync for %s: %s, want offline", offlineAfter+time.Second, got)
 	}
+	if n := len(s.presence.snapshot()); n != 0 {
+		t.Errorf("the tracker still holds %d users once alice is offline", n)
+	}
 }
