@@ -51,6 +51,7 @@ func TestRelationsAndThreads(t *testing.T) {
 		root := mustSend(t, alice, roomID, "a question")
 		r1 := send(bob, event.EventMessage, inThread(root, "first answer"))
 		like := send(bob, event.EventReaction, map[string]any{"m.relates_to": map[string]any{"rel_type": "m.annotation", "event_id": root, "key": "👍"}})
+		mid := ts.sync(t, alice, url.Values{}).NextBatch
 		other := mustSend(t, bob, roomID, "another question")
 		send(alice, event.EventMessage, inThread(other, "an answer elsewhere"))
 		r2 := send(alice, event.EventMessage, inThread(root, "second answer"))
@@ -87,6 +88,13 @@ func TestRelationsAndThreads(t *testing.T) {
 		}
 		if got := eventIDs(get(alice, rel+"/m.thread", url.Values{"dir": {"f"}}).Chunk); !slices.Equal(got, []id.EventID{r1, r2}) {
 			t.Errorf("thread replies forwards = %v", got)
+		}
+		// A /sync token bounds the pages too: from it forwards, and back to it.
+		if got := eventIDs(get(alice, rel, url.Values{"dir": {"f"}, "from": {mid}}).Chunk); !slices.Equal(got, []id.EventID{r2, heart, edit, forged, ref}) {
+			t.Errorf("relations after a sync token = %v, want r2, heart, edit, forged, ref", got)
+		}
+		if got := eventIDs(get(alice, rel, url.Values{"to": {mid}}).Chunk); !slices.Equal(got, []id.EventID{ref, forged, edit, heart, r2}) {
+			t.Errorf("relations back to a sync token = %v", got)
 		}
 		if got := eventIDs(get(alice, rel+"/m.annotation/m.reaction", nil).Chunk); !slices.Equal(got, []id.EventID{heart, like}) {
 			t.Errorf("reactions = %v", got)

@@ -54,11 +54,11 @@ func (s *Service) Relations(ctx context.Context, req RelationsRequest) (*Relatio
 	}
 	q := storage.RelationsQuery{RelatesTo: req.EventID, RelType: req.RelType, Type: req.EventType, Backward: !req.Forward, Limit: pageLimit(req.Limit)}
 	if req.From != "" {
-		pos, err := relationsPosition(req.From)
+		bound, err := relationsBound(req.From, req.Forward)
 		if err != nil {
 			return nil, err
 		}
-		q.Before, q.After = pos, pos
+		q.Before, q.After = bound, bound
 	}
 	evs, err := s.db.Relations(ctx, q)
 	if err != nil {
@@ -69,12 +69,13 @@ func (s *Service) Relations(ctx context.Context, req RelationsRequest) (*Relatio
 		resp.NextBatch = relationsToken(evs[len(evs)-1].StreamPos)
 	}
 	if req.To != "" {
-		to, err := relationsPosition(req.To)
+		to, err := relationsBound(req.To, !req.Forward)
 		if err != nil {
 			return nil, err
 		}
-		evs = cutAtStream(evs, to, !req.Forward)
-		resp.NextBatch = ""
+		if cut := cutAtStream(evs, to, !req.Forward); len(cut) < len(evs) {
+			evs, resp.NextBatch = cut, "" // reached to: nothing more this way
+		}
 	}
 	if req.From != "" {
 		resp.PrevBatch = req.From
@@ -96,11 +97,13 @@ func pageLimit(limit int) int {
 
 func relationsToken(pos int64) string { return "r" + strconv.FormatInt(pos, 10) }
 
-// relationsPosition reads a /relations token ("r…"), a /sync token or a /messages token as a
-// stream position.
-func relationsPosition(token string) (int64, error) {
+// relationsBound reads a /relations token ("r…", the position of the last event of a page),
+// a /sync token or a /messages token as the stream position to page from, exclusive: events
+// after it going forwards, before it going backwards.
+func relationsBound(token string, forward bool) (int64, error) {
 	invalid := mxerr.InvalidParam.WithMessage("invalid pagination token %q", token)
-	switch {
+	var gapAfter int64 // the token as the gap just after this stream position
+	switch t, topo := parseTopoToken(token); {
 	case strings.HasPrefix(token, "r"):
 		pos, err := strconv.ParseInt(token[1:], 10, 64)
 		if err != nil || pos < 0 {
@@ -112,15 +115,20 @@ func relationsPosition(token string) (int64, error) {
 		if err != nil {
 			return 0, invalid
 		}
-		return st.Events + 1, nil // after the newest event the sync saw
+		gapAfter = st.Events
+	case topo:
+		gapAfter = t.StreamPos - 1 // the gap just before the event at t
+	default:
+		return 0, invalid
 	}
-	if t, ok := parseTopoToken(token); ok {
-		return t.StreamPos, nil
+	if forward {
+		return gapAfter, nil
 	}
-	return 0, invalid
+	return gapAfter + 1, nil
 }
 
-// cutAtStream drops the events at or beyond the stream position to.
+// cutAtStream drops the events beyond the bound to, which relationsBound read for the other
+// direction: going backwards, those at or below it; going forwards, those at or above it.
 func cutAtStream(evs []*storage.Event, to int64, backward bool) []*storage.Event {
 	for i, ev := range evs {
 		if backward && ev.StreamPos <= to || !backward && ev.StreamPos >= to {
