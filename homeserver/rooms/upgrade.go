@@ -186,7 +186,8 @@ func (s *Service) retireRoom(ctx context.Context, req UpgradeRequest, newRoom id
 		if err := s.sendState(ctx, newRoom, req.User, event.StateCanonicalAlias.Type, content); err != nil {
 			return err
 		}
-		if err := s.sendState(ctx, req.RoomID, req.User, event.StateCanonicalAlias.Type, mustJSON(map[string]any{})); err != nil {
+		err = s.sendState(ctx, req.RoomID, req.User, event.StateCanonicalAlias.Type, mustJSON(map[string]any{}))
+		if err != nil && !errors.Is(err, mxerr.Forbidden) { // without the power, the old room keeps naming it
 			return err
 		}
 	}
