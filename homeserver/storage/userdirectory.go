@@ -21,7 +21,7 @@ const searchUsers = `SELECT user_id, COALESCE(displayname, ''), COALESCE(avatar_
 	ORDER BY user_id LIMIT $2`
 
 // SearchUsers returns up to limit active local users whose ID or display name contains term,
-// ignoring case, by user ID.
+// ignoring case (on SQLite, the case of ASCII letters only), by user ID.
 func (c conn) SearchUsers(ctx context.Context, term string, limit int) ([]UserMatch, error) {
 	rows, err := c.q.Query(ctx, searchUsers, "%"+escapeLike(strings.ToLower(term))+"%", limit)
 	if err != nil {
