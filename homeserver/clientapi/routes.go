@@ -162,6 +162,17 @@ func (a *API) routesV3(r chi.Router) {
 	r.Get("/presence/{userId}/status", a.authed(a.handleGetPresence))
 	r.Put("/presence/{userId}/status", a.authed(a.limited(a.handleSetPresence)))
 
+	// Push rules.
+	r.Get("/pushrules/", a.authed(a.handleGetPushRules))
+	r.Get("/pushrules/global/", a.authed(a.handleGetGlobalPushRules))
+	r.Get("/pushrules/global/{kind}/{ruleId}", a.authed(a.handleGetPushRule))
+	r.Put("/pushrules/global/{kind}/{ruleId}", a.authed(a.limited(a.handlePutPushRule)))
+	r.Delete("/pushrules/global/{kind}/{ruleId}", a.authed(a.handleDeletePushRule))
+	r.Get("/pushrules/global/{kind}/{ruleId}/enabled", a.authed(a.handleGetPushRuleEnabled))
+	r.Put("/pushrules/global/{kind}/{ruleId}/enabled", a.authed(a.handlePutPushRuleEnabled))
+	r.Get("/pushrules/global/{kind}/{ruleId}/actions", a.authed(a.handleGetPushRuleActions))
+	r.Put("/pushrules/global/{kind}/{ruleId}/actions", a.authed(a.handlePutPushRuleActions))
+
 	// Calls.
 	r.Get("/voip/turnServer", a.authed(a.handleTurnServer))
 

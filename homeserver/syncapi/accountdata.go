@@ -46,6 +46,13 @@ func (s *Service) SetAccountData(ctx context.Context, userID id.UserID, roomID i
 // AccountData returns the content of a user's object of a type, global (roomID "") or for a
 // room, or M_NOT_FOUND.
 func (s *Service) AccountData(ctx context.Context, userID id.UserID, roomID id.RoomID, typ string) (json.RawMessage, error) {
+	if roomID == "" && typ == pushRulesType {
+		rs, err := s.PushRules(ctx, userID)
+		if err != nil {
+			return nil, err
+		}
+		return rs.Content(), nil
+	}
 	d, err := s.db.AccountDataOf(ctx, userID, roomID, typ)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, mxerr.NotFound.WithMessage("no %s account data", typ)
@@ -130,6 +137,7 @@ func (s *Service) accountDataSince(ctx context.Context, req Request, since, upto
 			w.rooms[d.RoomID] = append(w.rooms[d.RoomID], d)
 		}
 	}
+	withPushRules(req.UserID, w)
 	return w, nil
 }
 
