@@ -127,6 +127,7 @@ func (a *API) routesV3(r chi.Router) {
 		r.Get("/joined_members", a.authed(a.handleJoinedMembers))
 		r.Get("/messages", a.authed(a.handleMessages))
 		r.Get("/context/{eventId}", a.authed(a.handleContext))
+		r.Get("/initialSync", a.authed(a.handleRoomInitialSync))
 		r.Get("/aliases", a.authed(a.handleGetRoomAliases))
 		r.Put("/typing/{userId}", a.authed(a.handleTyping))
 		r.Post("/receipt/{receiptType}/{eventId}", a.authed(a.handleReceipt))

@@ -158,6 +158,21 @@ func (a *API) handleTimestampToEvent(w http.ResponseWriter, r *http.Request) err
 	return ok(w, found)
 }
 
+// handleRoomInitialSync serves GET /_matrix/client/v3/rooms/{roomId}/initialSync
+// (data/api/client-server/room_initial_sync.yaml).
+func (a *API) handleRoomInitialSync(w http.ResponseWriter, r *http.Request) error {
+	roomID, err := web.PathRoomID(r, "roomId")
+	if err != nil {
+		return err
+	}
+	req := requester(r)
+	resp, err := a.sync.RoomInitialSync(r.Context(), req.UserID, req.DeviceID, roomID)
+	if err != nil {
+		return err
+	}
+	return ok(w, resp)
+}
+
 // handleCreateFilter serves POST /_matrix/client/v3/user/{userId}/filter (data/api/client-server/filter.yaml).
 func (a *API) handleCreateFilter(w http.ResponseWriter, r *http.Request) error {
 	userID, err := a.pathSelf(r)

@@ -152,3 +152,48 @@ func TestTimestampToEvent(t *testing.T) {
 		}
 	})
 }
+
+func TestRoomInitialSync(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		carol := ts.register(t, "carol")
+		roomID := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "public_chat", Name: "Lobby"})
+		mustJoin(t, bob, string(roomID))
+		for i := 1; i <= 25; i++ {
+			mustSend(t, alice, roomID, fmt.Sprintf("m%d", i))
+		}
+		if err := bob.AddTag(ctx, roomID, event.RoomTagFavourite, 0.5); err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			RoomID     id.RoomID `json:"room_id"`
+			Membership string    `json:"membership"`
+			Messages   struct {
+				Start string         `json:"start"`
+				End   string         `json:"end"`
+				Chunk []*event.Event `json:"chunk"`
+			} `json:"messages"`
+			State       []*event.Event   `json:"state"`
+			Visibility  string           `json:"visibility"`
+			AccountData []map[string]any `json:"account_data"`
+		}
+		r := ts.do(t, http.MethodGet, roomPath(roomID, "/initialSync"), bob.AccessToken, nil)
+		wantOK(t, r)
+		r.decode(t, &got)
+		msgs := bodies(got.Messages.Chunk)
+		if got.RoomID != roomID || got.Membership != "join" || len(msgs) != 20 || msgs[0] != "m6" || msgs[19] != "m25" || got.Visibility != "private" {
+			t.Errorf("initialSync: room %s, membership %q, messages %v, visibility %q", got.RoomID, got.Membership, msgs, got.Visibility)
+		}
+		if !hasType(got.State, event.StateCreate) || memberEvent(got.State, bob.UserID) == nil || len(got.AccountData) != 1 || got.AccountData[0]["type"] != "m.tag" {
+			t.Errorf("initialSync state has %d events, account data %v", len(got.State), got.AccountData)
+		}
+		older, err := bob.Messages(ctx, roomID, got.Messages.Start, "", mautrix.DirectionBackward, nil, 5)
+		if err != nil || !slices.Equal(bodies(older.Chunk), []string{"m5", "m4", "m3", "m2", "m1"}) {
+			t.Errorf("paging back from start: %v, %v", bodies(older.Chunk), err)
+		}
+		wantError(t, ts.do(t, http.MethodGet, roomPath(roomID, "/initialSync"), carol.AccessToken, nil), http.StatusForbidden, "M_FORBIDDEN")
+	})
+}
