@@ -188,6 +188,7 @@ func (a *API) routesV3(r chi.Router) {
 
 	// Sync and filters.
 	r.Get("/sync", a.authed(a.handleSync))
+	r.Get("/events", a.authed(a.handlePeek))
 	r.Post("/user/{userId}/filter", a.authed(a.handleCreateFilter))
 	r.Get("/user/{userId}/filter/{filterId}", a.authed(a.handleGetFilter))
 }

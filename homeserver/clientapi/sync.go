@@ -173,6 +173,31 @@ func (a *API) handleRoomInitialSync(w http.ResponseWriter, r *http.Request) erro
 	return ok(w, resp)
 }
 
+// handlePeek serves GET /_matrix/client/v3/events?room_id=…[&from=…&timeout=…]
+// (data/api/client-server/peeking_events.yaml). The deprecated /events of old_sync.yaml, without
+// room_id, is not served: /sync replaced it.
+func (a *API) handlePeek(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	roomID := id.RoomID(q.Get("room_id"))
+	if roomID == "" {
+		return mxerr.MissingParam.WithMessage("room_id is required: /events serves peeking only; use /sync")
+	}
+	var timeout time.Duration
+	if t := q.Get("timeout"); t != "" {
+		ms, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || ms < 0 {
+			return mxerr.InvalidParam.WithMessage("timeout must be a non-negative number of milliseconds")
+		}
+		timeout = min(time.Duration(ms)*time.Millisecond, maxSyncTimeout)
+	}
+	req := requester(r)
+	resp, err := a.sync.Peek(r.Context(), req.UserID, req.DeviceID, roomID, q.Get("from"), timeout)
+	if err != nil {
+		return err
+	}
+	return ok(w, resp)
+}
+
 // handleCreateFilter serves POST /_matrix/client/v3/user/{userId}/filter (data/api/client-server/filter.yaml).
 func (a *API) handleCreateFilter(w http.ResponseWriter, r *http.Request) error {
 	userID, err := a.pathSelf(r)

@@ -197,3 +197,54 @@ func TestRoomInitialSync(t *testing.T) {
 		wantError(t, ts.do(t, http.MethodGet, roomPath(roomID, "/initialSync"), carol.AccessToken, nil), http.StatusForbidden, "M_FORBIDDEN")
 	})
 }
+
+// TestPeekEvents: a user who is not in a world-readable room follows it with /events?room_id.
+func TestPeekEvents(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		carol := ts.register(t, "carol")
+		open := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "public_chat",
+			InitialState: []*event.Event{{Type: event.StateHistoryVisibility, StateKey: new(string), Content: event.Content{Raw: map[string]any{"history_visibility": "world_readable"}}}}})
+		closed := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+		peek := func(roomID id.RoomID, query string) apiResponse {
+			return ts.do(t, http.MethodGet, "/_matrix/client/v3/events?room_id="+url.QueryEscape(string(roomID))+query, carol.AccessToken, nil)
+		}
+		type page struct {
+			Start string         `json:"start"`
+			End   string         `json:"end"`
+			Chunk []*event.Event `json:"chunk"`
+		}
+		r := peek(open, "&timeout=0")
+		wantOK(t, r)
+		var first page
+		r.decode(t, &first)
+		if len(first.Chunk) != 0 || first.End == "" {
+			t.Fatalf("the first peek = %+v, want no events and an end token", first)
+		}
+
+		// A waiting peek wakes with the next message.
+		done := make(chan page, 1)
+		go func() {
+			var p page
+			resp := peek(open, "&timeout=20000&from="+url.QueryEscape(first.End))
+			if resp.Status == http.StatusOK {
+				resp.decode(t, &p)
+			}
+			done <- p
+		}()
+		time.Sleep(200 * time.Millisecond)
+		mustSend(t, alice, open, "hello peekers")
+		select {
+		case p := <-done:
+			if got := bodies(p.Chunk); !slices.Equal(got, []string{"hello peekers"}) {
+				t.Errorf("the waiting peek got %v", got)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the peek never returned")
+		}
+		wantError(t, peek(closed, ""), http.StatusForbidden, "M_FORBIDDEN")
+		wantError(t, peek(open, "&from=garbage"), http.StatusBadRequest, "M_INVALID_PARAM")
+		wantError(t, ts.do(t, http.MethodGet, "/_matrix/client/v3/events", carol.AccessToken, nil), http.StatusBadRequest, "M_MISSING_PARAM")
+	})
+}

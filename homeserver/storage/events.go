@@ -56,6 +56,8 @@ const (
 		WHERE room_id = $1 AND (depth, stream_pos) < ($2, $3) ORDER BY depth DESC, stream_pos DESC LIMIT $4`
 	selectRoomEventsFrom = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND (depth, stream_pos) >= ($2, $3) ORDER BY depth, stream_pos LIMIT $4`
+	selectRoomEventsAfter = `SELECT ` + eventColumns + ` FROM events
+		WHERE room_id = $1 AND stream_pos > $2 AND stream_pos <= $3 ORDER BY stream_pos LIMIT $4`
 	selectRoomEventsAtOrAfterTS = `SELECT ` + eventColumns + ` FROM events
 		WHERE room_id = $1 AND origin_server_ts >= $2 ORDER BY origin_server_ts, stream_pos LIMIT $3`
 	selectRoomEventsAtOrBeforeTS = `SELECT ` + eventColumns + ` FROM events
@@ -168,6 +170,11 @@ func (c conn) RoomStateEventsInRange(ctx context.Context, roomID id.RoomID, afte
 // RoomEventsBefore returns up to limit events topologically before pos, newest first.
 func (c conn) RoomEventsBefore(ctx context.Context, roomID id.RoomID, pos TopoPos, limit int) ([]*Event, error) {
 	return c.queryEvents(ctx, selectRoomEventsBefore, roomID, pos.Depth, pos.StreamPos, limit)
+}
+
+// RoomEventsAfter returns up to limit events of a room in (after, upto], oldest first.
+func (c conn) RoomEventsAfter(ctx context.Context, roomID id.RoomID, after, upto int64, limit int) ([]*Event, error) {
+	return c.queryEvents(ctx, selectRoomEventsAfter, roomID, after, upto, limit)
 }
 
 // RoomEventsNearTS returns up to limit events of a room closest to the time ts (Unix ms) in
