@@ -54,7 +54,10 @@ func (s *Service) Authenticate(ctx context.Context, token string, userID id.User
 			return accounts.Requester{}, true, err
 		}
 	}
-	return accounts.Requester{UserID: userID, DeviceID: deviceID, IsAdmin: user.IsAdmin, AppserviceID: reg.ID}, true, nil
+	// The masqueraded account's lock and suspension bind the appservice as they bind the user:
+	// the caller refuses a locked one, and a suspended one may do what the user may.
+	return accounts.Requester{UserID: userID, DeviceID: deviceID, IsAdmin: user.IsAdmin, Locked: user.Locked,
+		Suspended: user.Suspended, AppserviceID: reg.ID}, true, nil
 }
 
 // RateLimited reports whether requests of the appservice are rate limited (rate_limited in its

@@ -1,6 +1,6 @@
 // Package accounts owns the domain logic of local accounts: registration, passwords, login,
-// access and refresh tokens, devices, registration tokens and the state of user-interactive
-// authentication (UIA) sessions.
+// access and refresh tokens, devices, registration tokens, account locks and suspensions (what
+// they allow, lock.go) and the state of user-interactive authentication (UIA) sessions.
 //
 // It is called by the API packages (clientapi, admin) and calls storage; it knows nothing of
 // HTTP. Protocol answers (a taken user ID, a wrong password, an unknown token) are returned as

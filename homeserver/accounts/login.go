@@ -79,7 +79,8 @@ type LoginParams struct {
 //
 // A wrong user ID or password is M_FORBIDDEN with the same message either way, and takes as
 // long. A deactivated account is M_USER_DEACTIVATED: its password was erased, so there is
-// nothing to check, and the spec prefers the specific code.
+// nothing to check, and the spec prefers the specific code. A locked account is M_USER_LOCKED,
+// once the password is right, so that the answer tells nothing to whoever lacks it.
 func (s *Service) Login(ctx context.Context, p LoginParams) (Session, error) {
 	if err := checkDeviceID(p.DeviceID); err != nil {
 		return Session{}, err
@@ -111,7 +112,7 @@ func (s *Service) Login(ctx context.Context, p LoginParams) (Session, error) {
 
 // LoginVerified logs in a user whose identity the caller established by other means than a
 // password: an application service's token for a user in its namespace
-// (m.login.application_service). The account must exist and be active.
+// (m.login.application_service). The account must exist, be active and not be locked.
 func (s *Service) LoginVerified(ctx context.Context, p LoginParams) (Session, error) {
 	if err := checkDeviceID(p.DeviceID); err != nil {
 		return Session{}, err
@@ -133,6 +134,9 @@ func (s *Service) startSession(ctx context.Context, p LoginParams, rehash string
 		}
 		if u.Deactivated {
 			return mxerr.UserDeactivated.WithMessage("This account has been deactivated")
+		}
+		if u.Locked {
+			return errLocked()
 		}
 		if rehash != "" {
 			if err := tx.UpdatePasswordHash(ctx, u.ID, rehash); err != nil {

@@ -39,6 +39,10 @@ type Requester struct {
 	DeviceID id.DeviceID
 	IsAdmin  bool
 	IsGuest  bool
+	// Locked and Suspended are the account's restrictions (lock.go). AuthenticateFrom refuses a
+	// locked account; AuthenticateAllowLocked returns it with Locked set for the caller to check.
+	Locked    bool
+	Suspended bool
 	// AppserviceID is the appservice whose as_token made the request; "" for access tokens,
 	// even those of users an appservice registered: only the as_token carries an
 	// appservice's privileges (timestamps, exemptions, its directory).
@@ -115,8 +119,24 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Request
 	return s.AuthenticateFrom(ctx, accessToken, "")
 }
 
-// AuthenticateFrom resolves an access token ("Using access tokens" in
-// content/client-server-api/_index.md). ip is the client's address, recorded as the device's
+// AuthenticateFrom resolves an access token as AuthenticateAllowLocked does, and refuses the
+// token of a locked account with M_USER_LOCKED ("Account locking" in
+// content/client-server-api/_index.md).
+func (s *Service) AuthenticateFrom(ctx context.Context, accessToken, ip string) (Requester, error) {
+	req, err := s.AuthenticateAllowLocked(ctx, accessToken, ip)
+	if err != nil {
+		return Requester{}, err
+	}
+	if err := req.CheckNotLocked(); err != nil {
+		return Requester{}, err
+	}
+	return req, nil
+}
+
+// AuthenticateAllowLocked resolves an access token ("Using access tokens" in
+// content/client-server-api/_index.md), a locked account's too, with Requester.Locked set: it is
+// for the endpoints that a locked account may still call, and for callers that apply
+// Requester.CheckNotLocked themselves. ip is the client's address, recorded as the device's
 // last_seen_ip.
 //
 // It runs one query per request. Two writes happen rarely: the device's last-seen time at most
@@ -128,7 +148,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (Request
 // deactivated account is M_UNKNOWN_TOKEN without soft_logout, as in Synapse: the spec reserves
 // M_USER_DEACTIVATED for endpoints that prove authentication (login), and the session is gone
 // for good. (Deactivate deletes the tokens anyway; this covers a race with it.)
-func (s *Service) AuthenticateFrom(ctx context.Context, accessToken, ip string) (Requester, error) {
+func (s *Service) AuthenticateAllowLocked(ctx context.Context, accessToken, ip string) (Requester, error) {
 	hash := hashToken(accessToken)
 	t, err := s.db.AccessTokenByHash(ctx, hash)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -149,6 +169,8 @@ func (s *Service) AuthenticateFrom(ctx context.Context, accessToken, ip string) 
 		DeviceID:  t.DeviceID,
 		IsAdmin:   t.IsAdmin,
 		IsGuest:   t.IsGuest,
+		Locked:    t.Locked,
+		Suspended: t.Suspended,
 		TokenHash: hash,
 	}, nil
 }
@@ -240,7 +262,9 @@ func (s *Service) forgetDevices(userID id.UserID, deviceIDs ...id.DeviceID) {
 // The old refresh token stays usable until the new access token or refresh token is first used,
 // so a client that lost the response can repeat the refresh; a repeat revokes the pair the
 // earlier attempt issued. An unknown, revoked or superseded refresh token is M_UNKNOWN_TOKEN
-// without soft_logout: the session is over and the client must log in afresh.
+// without soft_logout: the session is over and the client must log in afresh. A locked account
+// "cannot obtain a new access token until the account has been unlocked" ("Soft logout" in
+// content/client-server-api/_index.md): M_USER_LOCKED, and the refresh token stays usable.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, error) {
 	hash := hashToken(refreshToken)
 	for attempt := 1; ; attempt++ {
@@ -251,6 +275,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, er
 				return mxerr.UnknownToken.WithMessage("Unknown refresh token")
 			}
 			if err != nil {
+				return err
+			}
+			if err := s.checkNotLockedTx(ctx, tx, old.UserID); err != nil {
 				return err
 			}
 			sess, err = s.issueTokens(ctx, tx, old.UserID, old.DeviceID, true)
@@ -267,4 +294,16 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, er
 		}
 		return sess, nil
 	}
+}
+
+// checkNotLockedTx returns M_USER_LOCKED when userID's account is locked.
+func (s *Service) checkNotLockedTx(ctx context.Context, tx *storage.Tx, userID id.UserID) error {
+	u, err := tx.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if u.Locked {
+		return errLocked()
+	}
+	return nil
 }

@@ -18,12 +18,18 @@ func requester(r *http.Request) accounts.Requester {
 	return r.Context().Value(requesterKey{}).(accounts.Requester)
 }
 
-// authed requires a valid access token before running h.
+// authed requires a valid access token before running h. A locked account's token is
+// refused with M_USER_LOCKED except on the endpoints in lockedMayCall (adminlock.go).
 func (a *API) authed(h web.HandlerFunc) http.HandlerFunc {
 	return a.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		req, err := a.Authenticate(r)
+		req, err := a.authenticateAllowLocked(r)
 		if err != nil {
 			return err
+		}
+		if !lockedMayCall(r) {
+			if err := req.CheckNotLocked(); err != nil {
+				return err
+			}
 		}
 		ctx := context.WithValue(r.Context(), requesterKey{}, req)
 		ctx = web.WithUser(ctx, req.UserID, req.DeviceID)
@@ -33,8 +39,21 @@ func (a *API) authed(h web.HandlerFunc) http.HandlerFunc {
 
 // Authenticate resolves the request's access token (header, or query parameter when allowed)
 // to its requester. Other APIs with their own routes (media) authenticate through it, so that
-// every endpoint accepts the same tokens, appservice masquerading included.
+// every endpoint accepts the same tokens, appservice masquerading included, and refuses those
+// of locked accounts with M_USER_LOCKED.
 func (a *API) Authenticate(r *http.Request) (accounts.Requester, error) {
+	req, err := a.authenticateAllowLocked(r)
+	if err != nil {
+		return accounts.Requester{}, err
+	}
+	if err := req.CheckNotLocked(); err != nil {
+		return accounts.Requester{}, err
+	}
+	return req, nil
+}
+
+// authenticateAllowLocked is Authenticate without the lock check.
+func (a *API) authenticateAllowLocked(r *http.Request) (accounts.Requester, error) {
 	token, err := web.AccessToken(r, a.cfg.AccessTokenQueryParam)
 	if err != nil {
 		return accounts.Requester{}, err
@@ -46,7 +65,8 @@ func (a *API) Authenticate(r *http.Request) (accounts.Requester, error) {
 }
 
 // authenticate resolves an access token, or an appservice's as_token with its masquerading
-// parameters (content/application-service-api.md, "Identity assertion").
+// parameters (content/application-service-api.md, "Identity assertion"), without refusing a
+// locked account: the requester carries Locked, for the caller to check.
 func (a *API) authenticate(r *http.Request, token string) (accounts.Requester, error) {
 	if a.appservices != nil {
 		q := r.URL.Query()
@@ -59,7 +79,7 @@ func (a *API) authenticate(r *http.Request, token string) (accounts.Requester, e
 			return req, err
 		}
 	}
-	return a.accounts.AuthenticateFrom(r.Context(), token, web.RemoteIP(r))
+	return a.accounts.AuthenticateAllowLocked(r.Context(), token, web.RemoteIP(r))
 }
 
 // limited applies the per-user (or, unauthenticated, per-IP) rate limit to h.

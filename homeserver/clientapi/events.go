@@ -40,6 +40,9 @@ func (a *API) handleSendMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.checkSuspendedSend(r, evType, nil, content, ""); err != nil {
+		return err
+	}
 	ts, err := massagedTS(r)
 	if err != nil {
 		return err
@@ -67,6 +70,9 @@ func (a *API) handleSetState(w http.ResponseWriter, r *http.Request) error {
 	}
 	content, err := a.readContent(w, r)
 	if err != nil {
+		return err
+	}
+	if err := a.checkSuspendedSend(r, evType, &stateKey, content, ""); err != nil {
 		return err
 	}
 	ts, err := massagedTS(r)
@@ -182,6 +188,9 @@ func (a *API) handleRedact(w http.ResponseWriter, r *http.Request) error {
 	}
 	content, err := a.readContent(w, r)
 	if err != nil {
+		return err
+	}
+	if err := a.checkSuspendedSend(r, event.EventRedaction.Type, nil, content, target); err != nil {
 		return err
 	}
 	req := requester(r)

@@ -108,6 +108,9 @@ func (a *API) handleDeleteProfileField(w http.ResponseWriter, r *http.Request) e
 // setProfileField sets (or clears, with "") a profile field and sends the new profile into
 // the user's rooms. Only displayname and avatar_url exist.
 func (a *API) setProfileField(w http.ResponseWriter, r *http.Request, userID id.UserID, field, value string) error {
+	if err := requester(r).CheckNotSuspended("change your profile"); err != nil {
+		return err
+	}
 	var err error
 	switch field {
 	case "displayname":

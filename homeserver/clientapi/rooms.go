@@ -48,6 +48,9 @@ func rawMap(m map[string]json.RawMessage) map[string]jsontext.Value {
 
 // handleCreateRoom serves POST /_matrix/client/v3/createRoom (data/api/client-server/create_room.yaml).
 func (a *API) handleCreateRoom(w http.ResponseWriter, r *http.Request) error {
+	if err := requester(r).CheckNotSuspended("create rooms"); err != nil {
+		return err
+	}
 	var body createRoomRequest
 	if err := a.readJSON(w, r, &body); err != nil {
 		return err
@@ -125,6 +128,9 @@ func (a *API) handleJoinRoom(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) join(w http.ResponseWriter, r *http.Request, roomID id.RoomID) error {
+	if err := requester(r).CheckNotSuspended("join rooms or accept invites"); err != nil {
+		return err
+	}
 	if err := a.changeOwnMembership(w, r, roomID, a.rooms.Join); err != nil {
 		return err
 	}
@@ -143,6 +149,9 @@ func (a *API) handleKnock(w http.ResponseWriter, r *http.Request) error {
 	}
 	roomID, err := a.resolveRoom(r, target)
 	if err != nil {
+		return err
+	}
+	if err := requester(r).CheckNotSuspended("knock on rooms"); err != nil {
 		return err
 	}
 	if err := a.changeOwnMembership(w, r, roomID, a.rooms.Knock); err != nil {
@@ -168,6 +177,9 @@ func (a *API) changeOwnMembership(w http.ResponseWriter, r *http.Request, roomID
 func (a *API) handleUpgrade(w http.ResponseWriter, r *http.Request) error {
 	roomID, err := web.PathRoomID(r, "roomId")
 	if err != nil {
+		return err
+	}
+	if err := requester(r).CheckNotSuspended("upgrade rooms"); err != nil {
 		return err
 	}
 	var body struct {
@@ -215,6 +227,9 @@ func (a *API) membershipChange(change func(context.Context, id.RoomID, rooms.Mem
 	return func(w http.ResponseWriter, r *http.Request) error {
 		roomID, err := web.PathRoomID(r, "roomId")
 		if err != nil {
+			return err
+		}
+		if err := requester(r).CheckNotSuspended("invite, kick, ban or unban users"); err != nil {
 			return err
 		}
 		var body membershipBody

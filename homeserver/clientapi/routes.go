@@ -33,6 +33,10 @@ func (a *API) Handler() http.Handler {
 // routesV1 holds the endpoints the spec introduced under /v1.
 func (a *API) routesV1(r chi.Router) {
 	r.Get("/register/m.login.registration_token/validity", a.wrap(a.limited(a.handleRegistrationTokenValidity)))
+	r.Get("/admin/lock/{userId}", a.authed(a.handleGetLock))
+	r.Put("/admin/lock/{userId}", a.authed(a.handlePutLock))
+	r.Get("/admin/suspend/{userId}", a.authed(a.handleGetSuspension))
+	r.Put("/admin/suspend/{userId}", a.authed(a.handlePutSuspension))
 	r.Post("/appservice/{appserviceId}/ping", a.authed(a.handleAppservicePing))
 	r.Post("/login/get_token", a.authed(a.limited(a.handleGetLoginToken)))
 	r.Get("/mutual_rooms", a.authed(a.handleMutualRooms))

@@ -28,12 +28,18 @@ func (a *API) handleCapabilities(w http.ResponseWriter, r *http.Request) error {
 	for _, v := range rooms.CreatableVersions {
 		available[string(v)] = "stable"
 	}
-	return ok(w, map[string]any{"capabilities": map[string]any{
+	caps := map[string]any{
 		"m.change_password": map[string]bool{"enabled": true},
 		"m.room_versions":   map[string]any{"default": a.rooms.DefaultVersion(), "available": available},
 		"m.set_displayname": map[string]bool{"enabled": true},
 		"m.set_avatar_url":  map[string]bool{"enabled": true},
 		"m.3pid_changes":    map[string]bool{"enabled": false},
 		"m.get_login_token": map[string]bool{"enabled": true},
-	}})
+	}
+	if requester(r).IsAdmin {
+		// Server admins may lock and suspend accounts (adminlock.go); for anyone else the
+		// capability is omitted, as the spec asks when both would be false.
+		caps["m.account_moderation"] = map[string]bool{"lock": true, "suspend": true}
+	}
+	return ok(w, map[string]any{"capabilities": caps})
 }

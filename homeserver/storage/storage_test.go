@@ -80,6 +80,60 @@ func TestUsersAndConflicts(t *testing.T) {
 	})
 }
 
+func TestUserLockAndSuspension(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		u := storage.User{ID: "@bob:hs", CreatedTS: 5}
+		if err := db.InsertUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UpsertDevice(ctx, storage.Device{UserID: u.ID, DeviceID: "DEV", CreatedTS: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InsertAccessToken(ctx, "hash", u.ID, "DEV", "", 5, 0); err != nil {
+			t.Fatal(err)
+		}
+		flags := func() (storage.User, storage.AccessToken) {
+			t.Helper()
+			got, err := db.UserByID(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := db.AccessTokenByHash(ctx, "hash")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got, tok
+		}
+		if got, tok := flags(); got.Locked || got.Suspended || tok.Locked || tok.Suspended {
+			t.Fatalf("new user: user %+v, token %+v; want neither locked nor suspended", got, tok)
+		}
+
+		if err := db.UpdateLocked(ctx, u.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if got, tok := flags(); !got.Locked || got.Suspended || !tok.Locked || tok.Suspended {
+			t.Errorf("after lock: user %+v, token %+v; want locked only", got, tok)
+		}
+		if err := db.UpdateSuspended(ctx, u.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UpdateLocked(ctx, u.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if got, tok := flags(); got.Locked || !got.Suspended || tok.Locked || !tok.Suspended {
+			t.Errorf("after unlock and suspend: user %+v, token %+v; want suspended only", got, tok)
+		}
+
+		if err := db.UpdateLocked(ctx, "@nobody:hs", true); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("lock missing user: err = %v, want ErrNotFound", err)
+		}
+		if err := db.UpdateSuspended(ctx, "@nobody:hs", true); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("suspend missing user: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
 func TestEventOrderings(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()

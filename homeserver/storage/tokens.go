@@ -14,6 +14,8 @@ type AccessToken struct {
 	RefreshTokenHash string // the refresh token issued together with this access token, if any
 	ExpiresTS        int64  // 0: never
 	Deactivated      bool
+	Locked           bool
+	Suspended        bool
 	IsAdmin          bool
 	IsGuest          bool
 }
@@ -30,7 +32,7 @@ const (
 	insertAccessToken = `INSERT INTO access_tokens (token_hash, user_id, device_id, refresh_token_hash, created_ts, expires_ts)
 		VALUES ($1, $2, $3, $4, $5, $6)`
 	selectAccessToken = `SELECT a.user_id, a.device_id, COALESCE(a.refresh_token_hash, ''), a.expires_ts,
-		u.deactivated, u.is_admin, u.is_guest
+		u.deactivated, u.locked, u.suspended, u.is_admin, u.is_guest
 		FROM access_tokens a JOIN users u ON u.user_id = a.user_id WHERE a.token_hash = $1`
 	deleteAccessToken           = `DELETE FROM access_tokens WHERE token_hash = $1`
 	deleteAccessTokensOfRefresh = `DELETE FROM access_tokens WHERE refresh_token_hash = $1`
@@ -59,7 +61,7 @@ func (c conn) InsertAccessToken(ctx context.Context, hash string, userID id.User
 func (c conn) AccessTokenByHash(ctx context.Context, hash string) (AccessToken, error) {
 	var t AccessToken
 	err := c.q.QueryRow(ctx, selectAccessToken, hash).Scan(&t.UserID, &t.DeviceID, &t.RefreshTokenHash, &t.ExpiresTS,
-		&t.Deactivated, &t.IsAdmin, &t.IsGuest)
+		&t.Deactivated, &t.Locked, &t.Suspended, &t.IsAdmin, &t.IsGuest)
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("access token: %w", err)
 	}

@@ -14,6 +14,10 @@ type User struct {
 	IsAdmin      bool
 	IsGuest      bool
 	Deactivated  bool
+	// Locked and Suspended are the admin's reversible restrictions ("Account moderation" in
+	// content/client-server-api/_index.md); the accounts package enforces them.
+	Locked       bool
+	Suspended    bool
 	AppserviceID string
 	DisplayName  string
 	AvatarURL    id.ContentURIString
@@ -23,12 +27,14 @@ type User struct {
 const (
 	insertUser = `INSERT INTO users (user_id, password_hash, is_admin, is_guest, appservice_id, displayname, created_ts)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	selectUser = `SELECT user_id, COALESCE(password_hash, ''), is_admin, is_guest, deactivated, COALESCE(appservice_id, ''),
-		COALESCE(displayname, ''), COALESCE(avatar_url, ''), created_ts FROM users WHERE user_id = $1`
+	selectUser = `SELECT user_id, COALESCE(password_hash, ''), is_admin, is_guest, deactivated, locked, suspended,
+		COALESCE(appservice_id, ''), COALESCE(displayname, ''), COALESCE(avatar_url, ''), created_ts FROM users WHERE user_id = $1`
 	updatePasswordHash = `UPDATE users SET password_hash = $2 WHERE user_id = $1`
 	deactivateUser     = `UPDATE users SET deactivated = TRUE, password_hash = NULL, displayname = NULL, avatar_url = NULL WHERE user_id = $1`
 	updateDisplayName  = `UPDATE users SET displayname = $2 WHERE user_id = $1`
 	updateAvatarURL    = `UPDATE users SET avatar_url = $2 WHERE user_id = $1`
+	updateLocked       = `UPDATE users SET locked = $2 WHERE user_id = $1`
+	updateSuspended    = `UPDATE users SET suspended = $2 WHERE user_id = $1`
 	countPeople        = `SELECT COUNT(*) FROM users WHERE appservice_id IS NULL`
 )
 
@@ -53,7 +59,7 @@ func (c conn) InsertUser(ctx context.Context, u User) error {
 func (c conn) UserByID(ctx context.Context, userID id.UserID) (User, error) {
 	var u User
 	err := c.q.QueryRow(ctx, selectUser, userID).Scan(&u.ID, &u.PasswordHash, &u.IsAdmin, &u.IsGuest,
-		&u.Deactivated, &u.AppserviceID, &u.DisplayName, &u.AvatarURL, &u.CreatedTS)
+		&u.Deactivated, &u.Locked, &u.Suspended, &u.AppserviceID, &u.DisplayName, &u.AvatarURL, &u.CreatedTS)
 	if err != nil {
 		return User{}, fmt.Errorf("user %s: %w", userID, err)
 	}
@@ -86,6 +92,16 @@ func (c conn) UpdateDisplayName(ctx context.Context, userID id.UserID, name stri
 // UpdateAvatarURL sets (or with "" clears) the user's global avatar.
 func (c conn) UpdateAvatarURL(ctx context.Context, userID id.UserID, url id.ContentURIString) error {
 	return c.expectOne(ctx, "update avatar", updateAvatarURL, userID, nullIfEmpty(url))
+}
+
+// UpdateLocked locks or unlocks the account; ErrNotFound for an unknown user.
+func (c conn) UpdateLocked(ctx context.Context, userID id.UserID, locked bool) error {
+	return c.expectOne(ctx, "update locked", updateLocked, userID, locked)
+}
+
+// UpdateSuspended suspends or unsuspends the account; ErrNotFound for an unknown user.
+func (c conn) UpdateSuspended(ctx context.Context, userID id.UserID, suspended bool) error {
+	return c.expectOne(ctx, "update suspended", updateSuspended, userID, suspended)
 }
 
 // expectOne runs a statement that must affect exactly one row; none gives ErrNotFound.

@@ -358,6 +358,8 @@ appservice_id text nullable=YES default=""
 displayname text nullable=YES default=""
 avatar_url text nullable=YES default=""
 created_ts bigint nullable=NO default=""
+locked boolean nullable=NO default="false"
+suspended boolean nullable=NO default="false"
 
 -- sequences
 state_snapshot_ids

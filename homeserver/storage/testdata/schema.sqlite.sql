@@ -488,7 +488,7 @@ CREATE TABLE users (
 	displayname TEXT,
 	avatar_url TEXT,
 	created_ts BIGINT NOT NULL
-);
+, locked BOOLEAN NOT NULL DEFAULT FALSE, suspended BOOLEAN NOT NULL DEFAULT FALSE);
 
 -- index access_tokens_device
 CREATE INDEX access_tokens_device ON access_tokens (user_id, device_id);
