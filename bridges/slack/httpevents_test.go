@@ -25,6 +25,9 @@ func TestEventsOverHTTP(t *testing.T) {
 			EventRetryDelays: []time.Duration{0, 20 * time.Millisecond, 50 * time.Millisecond},
 		})
 		bob, roomID := e.joinGeneral(t, "bob")
+		// Slack retries a refused delivery while later events go ahead: posting before the
+		// workspace takes events would reorder them.
+		e.waitTakingEvents(t)
 		want := numbered("message", 0, 30)
 		for _, text := range want[:10] {
 			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text); err != nil {
@@ -58,6 +61,7 @@ func TestEventsOverHTTP(t *testing.T) {
 			t.Fatalf("Slack gave up %d events while Causeway was down, want the 10 posts at least", n)
 		}
 		e.startServer(t, dsn)
+		e.waitTakingEvents(t)
 		for _, text := range want[20:] {
 			if _, err := e.slack.Post(e.alice.ID, e.general.ID, text); err != nil {
 				t.Fatal(err)
@@ -94,6 +98,19 @@ func TestEventsEndpointRefusesForgeries(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tc.want {
 			t.Errorf("POST %s answered %d, want %d", tc.path, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// waitTakingEvents waits until the workspace's status says it takes Slack's events.
+func (e *env) waitTakingEvents(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if st := e.bridge.Statuses(context.Background()); len(st) > 0 && st[0].Connected {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the workspace never started taking events")
 		}
 	}
 }

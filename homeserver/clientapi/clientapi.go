@@ -20,6 +20,7 @@ import (
 	"causeway/homeserver/config"
 	"causeway/homeserver/moderation"
 	"causeway/homeserver/mxerr"
+	"causeway/homeserver/push"
 	"causeway/homeserver/rooms"
 	"causeway/homeserver/storage"
 	"causeway/homeserver/syncapi"
@@ -36,6 +37,7 @@ type API struct {
 	rooms        *rooms.Service
 	sync         *syncapi.Service
 	moderation   *moderation.Service
+	pushers      *push.Pushers
 	appservices  Appservices                 // nil: no application-service layer
 	limiter      *web.RateLimiter            // every limited request
 	actions      map[string]*web.RateLimiter // per action (ratelimit.go), on top
@@ -87,6 +89,7 @@ type Options struct {
 	Rooms        *rooms.Service
 	Sync         *syncapi.Service
 	Moderation   *moderation.Service
+	Pushers      *push.Pushers
 	Appservices  Appservices // may be nil
 	Log          *slog.Logger
 }
@@ -102,6 +105,7 @@ func New(opts Options) *API {
 		rooms:        opts.Rooms,
 		sync:         opts.Sync,
 		moderation:   opts.Moderation,
+		pushers:      opts.Pushers,
 		appservices:  opts.Appservices,
 		log:          opts.Log,
 	}

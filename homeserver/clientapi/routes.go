@@ -168,6 +168,9 @@ func (a *API) routesV3(r chi.Router) {
 	r.Put("/presence/{userId}/status", a.authed(a.limited(a.handleSetPresence)))
 
 	// Push rules.
+	r.Get("/notifications", a.authed(a.handleNotifications))
+	r.Get("/pushers", a.authed(a.handleGetPushers))
+	r.Post("/pushers/set", a.authed(a.limited(a.handleSetPusher)))
 	r.Get("/pushrules/", a.authed(a.handleGetPushRules))
 	r.Get("/pushrules/global/", a.authed(a.handleGetGlobalPushRules))
 	r.Get("/pushrules/global/{kind}/{ruleId}", a.authed(a.handleGetPushRule))

@@ -375,6 +375,10 @@ func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, wire any, proto Proto
 	if p.Type == event.StateMember.Type {
 		ev.Membership = gjson.GetBytes(p.Content, "membership").Str
 	}
+	notifications, err := rt.evaluatePush(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
 	if ev.IsState() {
 		key := storage.StateKey{Type: p.Type, StateKey: *p.StateKey}
 		if ev.ReplacesState, err = rt.stateEvent(ctx, key); err != nil {
@@ -400,6 +404,11 @@ func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, wire any, proto Proto
 	if err := rt.recordMediaReferences(ctx, ev, p.Content); err != nil {
 		return nil, err
 	}
+	if rt.s.push != nil {
+		if err := rt.s.push.Record(ctx, rt.tx, ev, notifications); err != nil {
+			return nil, err
+		}
+	}
 	if ev.IsState() {
 		key := storage.StateKey{Type: p.Type, StateKey: *p.StateKey}
 		if err := rt.tx.SetCurrentState(ctx, rt.room.ID, key, ev.ID, ev.Membership, ev.StreamPos); err != nil {
@@ -413,6 +422,9 @@ func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, wire any, proto Proto
 		if err := rt.tx.MarkRedacted(ctx, proto.Redacts, ev.ID); err != nil {
 			return nil, err
 		}
+		if err := rt.tx.DeletePushActionsOf(ctx, proto.Redacts); err != nil { // a redacted event notifies nobody
+			return nil, err
+		}
 	}
 	if proto.TxnID != "" {
 		if err := rt.tx.InsertTxnID(ctx, proto.Sender, proto.TxnDevice, proto.txnKey(), ev.ID, rt.now.UnixMilli()); err != nil {
@@ -424,6 +436,14 @@ func (rt *roomTx) persist(ctx context.Context, p *pdu.PDU, wire any, proto Proto
 	rt.depth = p.Depth
 	rt.written = append(rt.written, ev)
 	return ev, nil
+}
+
+// evaluatePush asks the push evaluator whom ev notifies, against the room's state before ev.
+func (rt *roomTx) evaluatePush(ctx context.Context, ev *storage.Event) ([]storage.PushAction, error) {
+	if rt.s.push == nil {
+		return nil, nil
+	}
+	return rt.s.push.Evaluate(ctx, rt.tx, ev, func() (*event.PowerLevelsEventContent, error) { return rt.powerLevels(ctx) })
 }
 
 func isCreateEvent(p *pdu.PDU) bool {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/serverkey"
@@ -23,6 +24,15 @@ type Notifier interface {
 	OnEvent(ev *storage.Event)
 }
 
+// PushEvaluator decides whom each new event notifies (homeserver/push implements it). Both
+// calls run in the transaction that stores the event, so an event and its notifications
+// commit together: Evaluate before the event changes the room's state, Record once the event
+// has its stream position, with what Evaluate returned.
+type PushEvaluator interface {
+	Evaluate(ctx context.Context, tx *storage.Tx, ev *storage.Event, powerLevels func() (*event.PowerLevelsEventContent, error)) ([]storage.PushAction, error)
+	Record(ctx context.Context, tx *storage.Tx, ev *storage.Event, actions []storage.PushAction) error
+}
+
 // Service creates rooms and events and reads room state.
 type Service struct {
 	db             *storage.DB
@@ -30,6 +40,7 @@ type Service struct {
 	key            serverkey.Key
 	defaultVersion id.RoomVersion
 	notifier       Notifier
+	push           PushEvaluator
 	states         *stateStore
 	versions       sync.Map // id.RoomID -> id.RoomVersion; a room's version never changes
 	values         stateValues
@@ -42,7 +53,8 @@ type Options struct {
 	ServerName     string
 	Key            serverkey.Key
 	DefaultVersion id.RoomVersion
-	Notifier       Notifier // may be nil
+	Notifier       Notifier      // may be nil
+	Push           PushEvaluator // may be nil: no notifications
 	Log            *slog.Logger
 	Now            func() time.Time // nil: time.Now
 }
@@ -62,6 +74,7 @@ func New(db *storage.DB, opts Options) *Service {
 		key:            opts.Key,
 		defaultVersion: opts.DefaultVersion,
 		notifier:       opts.Notifier,
+		push:           opts.Push,
 		states:         newStateStore(stateCacheSize),
 		log:            opts.Log,
 		now:            now,

@@ -34,6 +34,12 @@ type testServer struct {
 // startServer boots a server on the given database with open registration and no rate limits.
 func startServer(t testing.TB, driver, dsn string, tweak ...func(*config.Config)) *testServer {
 	t.Helper()
+	return startServerWith(t, driver, dsn, nil, tweak...)
+}
+
+// startServerWith is startServer with options for server.New.
+func startServerWith(t testing.TB, driver, dsn string, opts []server.Option, tweak ...func(*config.Config)) *testServer {
+	t.Helper()
 	cfg := config.Default()
 	cfg.ServerName = "localhost"
 	cfg.DataDir = t.TempDir()
@@ -43,7 +49,7 @@ func startServer(t testing.TB, driver, dsn string, tweak ...func(*config.Config)
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler), opts...)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}

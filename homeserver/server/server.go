@@ -26,6 +26,7 @@ import (
 	"causeway/homeserver/federation"
 	"causeway/homeserver/media"
 	"causeway/homeserver/moderation"
+	"causeway/homeserver/push"
 	"causeway/homeserver/rooms"
 	"causeway/homeserver/serverkey"
 	"causeway/homeserver/storage"
@@ -78,6 +79,7 @@ type options struct {
 	imports     admin.Imports
 	migration   admin.Migration
 	routes      map[string]http.Handler
+	pushPolicy  push.DeliveryPolicy
 }
 
 // WithAppservices adds the application-service layer that build makes from the core services.
@@ -111,6 +113,11 @@ func WithRoute(pattern string, h http.Handler) Option {
 		}
 		o.routes[pattern] = h
 	}
+}
+
+// WithPushPolicy changes how delivery to failing push gateways is retried (tests shorten it).
+func WithPushPolicy(p push.DeliveryPolicy) Option {
+	return func(o *options) { o.pushPolicy = p }
 }
 
 // fanout passes each committed event to every listener. Listeners are added while New
@@ -159,11 +166,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	notifier := syncapi.NewNotifier()
 	listeners := &fanout{notifier}
+	evaluator := push.NewEvaluator(cfg.ServerName, nil)
 	roomsSvc := rooms.New(db, rooms.Options{
 		ServerName:     cfg.ServerName,
 		Key:            key,
 		DefaultVersion: cfg.Rooms.DefaultVersion,
 		Notifier:       listeners,
+		Push:           evaluator,
 		Log:            log.With("component", "rooms"),
 	})
 	ephemeral := &ephemeralFanout{}
@@ -187,6 +196,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 		appservices, statuses, grants = layer.API, layer.Statuses, layer.Grants
+		if api := layer.API; api != nil {
+			evaluator.SkipUsers(func(u id.UserID) bool { return api.CheckUserID(u, "") != nil })
+		}
 		if layer.Notifier != nil {
 			*listeners = append(*listeners, layer.Notifier)
 		}
@@ -201,6 +213,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 	}
 	moderationSvc := moderation.New(db, roomsSvc, accountsSvc)
+	pushers := push.NewPushers(db, push.PushersOptions{Log: log.With("component", "push"), Policy: o.pushPolicy})
+	*listeners = append(*listeners, pushers)
+	srv.background = append(srv.background, pushers.Run)
 	api := clientapi.New(clientapi.Options{
 		Config:       cfg.ClientAPI,
 		Registration: cfg.Registration,
@@ -210,6 +225,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Rooms:        roomsSvc,
 		Sync:         syncSvc,
 		Moderation:   moderationSvc,
+		Pushers:      pushers,
 		Appservices:  appservices,
 		Log:          log.With("component", "clientapi"),
 	})

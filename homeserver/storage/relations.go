@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -223,4 +224,14 @@ func (c conn) EventIDsAtStream(ctx context.Context, positions []int64) (map[int6
 		out[pos] = evID
 	}
 	return out, rows.Err()
+}
+
+// RelationOfEvent returns the relation an event was indexed with; ok is false for an unknown
+// event or one that relates to none.
+func (c conn) RelationOfEvent(ctx context.Context, eventID id.EventID) (rel Relation, ok bool, err error) {
+	err = c.q.QueryRow(ctx, `SELECT relates_to, rel_type FROM event_relations WHERE event_id = $1`, eventID).Scan(&rel.RelatesTo, &rel.RelType)
+	if errors.Is(err, ErrNotFound) {
+		return Relation{}, false, nil
+	}
+	return rel, err == nil, err
 }

@@ -52,12 +52,14 @@ type JoinedRoom struct {
 	Ephemeral           EventsBlock         `json:"ephemeral"`
 	AccountData         EventsBlock         `json:"account_data"`
 	UnreadNotifications UnreadNotifications `json:"unread_notifications"`
+	// By thread root; only when the filter asks for unread_thread_notifications.
+	UnreadThreadNotifications map[id.EventID]UnreadNotifications `json:"unread_thread_notifications,omitempty"`
 }
 
-// UnreadNotifications counts are computed by the push work; zero until then.
+// UnreadNotifications are a user's unread notification counts (see unread.go).
 type UnreadNotifications struct {
-	HighlightCount    int `json:"highlight_count"`
-	NotificationCount int `json:"notification_count"`
+	HighlightCount    int64 `json:"highlight_count"`
+	NotificationCount int64 `json:"notification_count"`
 }
 
 // InvitedRoom is one entry of rooms.invite.

@@ -179,6 +179,9 @@ func (s *Service) joinedRoom(ctx context.Context, req Request, roomID id.RoomID,
 	if jr.Summary, err = s.summary(ctx, roomID, req.UserID); err != nil {
 		return nil, err
 	}
+	if err := s.unreadNotifications(ctx, req, roomID, jr); err != nil {
+		return nil, err
+	}
 	return jr, nil
 }
 

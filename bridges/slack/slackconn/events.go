@@ -192,13 +192,13 @@ func (c *Conn) receive(w http.ResponseWriter, r *http.Request, ev slackevents.Ev
 // until ctx ends (it returns nil) or Slack refuses a token (it returns *AuthError).
 func (c *Conn) receiveEvents(ctx context.Context, h Handler) error {
 	now := time.Now()
+	c.taking.Store(true) // before the status says connected, so that connected means taking
+	defer c.taking.Store(false)
 	c.mu.Lock()
 	if c.authErr == nil {
 		c.status.state, c.status.connected, c.status.connectedSince = StateConnected, true, now
 	}
 	c.mu.Unlock()
-	c.taking.Store(true)
-	defer c.taking.Store(false)
 	c.log.InfoContext(ctx, "taking Slack's events over HTTP")
 	for {
 		select {

@@ -251,6 +251,31 @@ currently_active boolean nullable=NO default=""
 stream_pos bigint nullable=NO default=""
 updated_ts bigint nullable=NO default=""
 
+-- table push_actions
+user_id text nullable=NO default=""
+room_id text nullable=NO default=""
+event_id text nullable=NO default=""
+stream_pos bigint nullable=NO default=""
+thread_id text nullable=NO default=""
+highlight boolean nullable=NO default=""
+actions text nullable=NO default=""
+ts bigint nullable=NO default=""
+
+-- table pushers
+user_id text nullable=NO default=""
+app_id text nullable=NO default=""
+pushkey text nullable=NO default=""
+device_id text nullable=NO default=""
+kind text nullable=NO default=""
+app_display_name text nullable=NO default=""
+device_display_name text nullable=NO default=""
+profile_tag text nullable=NO default=""
+lang text nullable=NO default=""
+data text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+delivered_pos bigint nullable=NO default=""
+failing_since bigint nullable=NO default=""
+
 -- table receipts
 room_id text nullable=NO default=""
 user_id text nullable=NO default=""
@@ -312,6 +337,12 @@ owner text nullable=NO default=""
 version bigint nullable=NO default=""
 name text nullable=NO default=""
 applied_ts bigint nullable=NO default=""
+
+-- table sent_read_positions
+user_id text nullable=NO default=""
+room_id text nullable=NO default=""
+thread_id text nullable=NO default=""
+stream_pos bigint nullable=NO default=""
 
 -- table state_snapshot_entries
 snapshot_id bigint nullable=NO default=""
@@ -422,6 +453,12 @@ CREATE INDEX openid_tokens_expiry ON public.openid_tokens USING btree (expires_t
 CREATE UNIQUE INDEX openid_tokens_pkey ON public.openid_tokens USING btree (token_hash)
 CREATE UNIQUE INDEX presence_pkey ON public.presence USING btree (user_id)
 CREATE INDEX presence_stream ON public.presence USING btree (stream_pos)
+CREATE INDEX push_actions_event ON public.push_actions USING btree (event_id)
+CREATE UNIQUE INDEX push_actions_pkey ON public.push_actions USING btree (user_id, stream_pos)
+CREATE INDEX push_actions_room ON public.push_actions USING btree (user_id, room_id, stream_pos)
+CREATE INDEX push_actions_ts ON public.push_actions USING btree (ts)
+CREATE INDEX pushers_app_pushkey ON public.pushers USING btree (app_id, pushkey)
+CREATE UNIQUE INDEX pushers_pkey ON public.pushers USING btree (user_id, app_id, pushkey)
 CREATE UNIQUE INDEX receipts_pkey ON public.receipts USING btree (room_id, user_id, receipt_type, thread_id)
 CREATE INDEX receipts_room_stream ON public.receipts USING btree (room_id, stream_pos)
 CREATE INDEX receipts_stream ON public.receipts USING btree (stream_pos)
@@ -438,6 +475,7 @@ CREATE INDEX room_directory_networks_room ON public.room_directory_networks USIN
 CREATE UNIQUE INDEX rooms_pkey ON public.rooms USING btree (room_id)
 CREATE INDEX rooms_public ON public.rooms USING btree (room_id) WHERE is_public
 CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (owner, version)
+CREATE UNIQUE INDEX sent_read_positions_pkey ON public.sent_read_positions USING btree (user_id, room_id, thread_id)
 CREATE UNIQUE INDEX state_snapshot_entries_pkey ON public.state_snapshot_entries USING btree (snapshot_id, type, state_key)
 CREATE UNIQUE INDEX state_snapshots_pkey ON public.state_snapshots USING btree (snapshot_id)
 CREATE INDEX state_snapshots_room ON public.state_snapshots USING btree (room_id)

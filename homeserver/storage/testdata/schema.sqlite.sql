@@ -341,6 +341,42 @@ CREATE TABLE presence (
 	updated_ts BIGINT NOT NULL
 );
 
+-- table push_actions
+CREATE TABLE push_actions (
+	user_id TEXT NOT NULL,
+	room_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	-- 'main', or the root of the thread the event is in (push.md, "Marking notifications as read")
+	thread_id TEXT NOT NULL,
+	highlight BOOLEAN NOT NULL,
+	actions TEXT NOT NULL, -- the matching rule's actions, JSON
+	ts BIGINT NOT NULL, -- when the row was written, for purging by age
+	PRIMARY KEY (user_id, stream_pos)
+);
+
+-- table pushers
+CREATE TABLE pushers (
+	user_id TEXT NOT NULL,
+	app_id TEXT NOT NULL,
+	pushkey TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	app_display_name TEXT NOT NULL,
+	device_display_name TEXT NOT NULL,
+	profile_tag TEXT NOT NULL,
+	lang TEXT NOT NULL,
+	data TEXT NOT NULL, -- JSON: url, format and whatever else the client set
+	created_ts BIGINT NOT NULL,
+	-- the stream position of the last of the user's push_actions handed to the gateway
+	delivered_pos BIGINT NOT NULL,
+	-- when delivery started failing (0: it is not), so that a notification is given up on
+	-- after a day of failures
+	failing_since BIGINT NOT NULL,
+	PRIMARY KEY (user_id, app_id, pushkey),
+	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
+);
+
 -- table receipts
 CREATE TABLE receipts (
 	room_id TEXT NOT NULL,
@@ -428,6 +464,15 @@ CREATE TABLE schema_migrations (
 	name TEXT NOT NULL,
 	applied_ts BIGINT NOT NULL,
 	PRIMARY KEY (owner, version)
+);
+
+-- table sent_read_positions
+CREATE TABLE sent_read_positions (
+	user_id TEXT NOT NULL,
+	room_id TEXT NOT NULL,
+	thread_id TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	PRIMARY KEY (user_id, room_id, thread_id)
 );
 
 -- table state_snapshot_entries
@@ -567,6 +612,18 @@ CREATE INDEX openid_tokens_expiry ON openid_tokens (expires_ts);
 
 -- index presence_stream
 CREATE INDEX presence_stream ON presence (stream_pos);
+
+-- index push_actions_event
+CREATE INDEX push_actions_event ON push_actions (event_id);
+
+-- index push_actions_room
+CREATE INDEX push_actions_room ON push_actions (user_id, room_id, stream_pos);
+
+-- index push_actions_ts
+CREATE INDEX push_actions_ts ON push_actions (ts);
+
+-- index pushers_app_pushkey
+CREATE INDEX pushers_app_pushkey ON pushers (app_id, pushkey);
 
 -- index receipts_room_stream
 CREATE INDEX receipts_room_stream ON receipts (room_id, stream_pos);
