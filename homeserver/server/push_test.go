@@ -387,12 +387,14 @@ func TestPushersAPI(t *testing.T) {
 				"device_display_name": "Phone", "lang": "en", "data": map[string]any{"url": gatewayURL}}
 		}
 		for name, change := range map[string]func(map[string]any){
-			"no lang":        func(b map[string]any) { delete(b, "lang") },
-			"no data":        func(b map[string]any) { delete(b, "data") },
-			"no url":         func(b map[string]any) { b["data"] = map[string]any{} },
-			"no pushkey":     func(b map[string]any) { delete(b, "pushkey") },
-			"wrong path":     func(b map[string]any) { b["data"] = map[string]any{"url": "https://push.example.org/notify"} },
-			"not http":       func(b map[string]any) { b["data"] = map[string]any{"url": "ftp://push.example.org/_matrix/push/v1/notify"} },
+			"no lang":    func(b map[string]any) { delete(b, "lang") },
+			"no data":    func(b map[string]any) { delete(b, "data") },
+			"no url":     func(b map[string]any) { b["data"] = map[string]any{} },
+			"no pushkey": func(b map[string]any) { delete(b, "pushkey") },
+			"wrong path": func(b map[string]any) { b["data"] = map[string]any{"url": "https://push.example.org/notify"} },
+			"not http": func(b map[string]any) {
+				b["data"] = map[string]any{"url": "ftp://push.example.org/_matrix/push/v1/notify"}
+			},
 			"email":          func(b map[string]any) { b["kind"] = "email" },
 			"unknown format": func(b map[string]any) { b["data"] = map[string]any{"url": gatewayURL, "format": "full"} },
 			"long app_id":    func(b map[string]any) { b["app_id"] = string(make([]byte, 65)) },
