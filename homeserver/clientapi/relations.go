@@ -40,6 +40,9 @@ func (a *API) handleRelations(w http.ResponseWriter, r *http.Request) error {
 	if rreq.Limit, err = queryLimit(r); err != nil {
 		return err
 	}
+	if rreq.Recurse, err = queryRecurse(r); err != nil {
+		return err
+	}
 	resp, err := a.sync.Relations(r.Context(), rreq)
 	if err != nil {
 		return err
@@ -71,6 +74,24 @@ func (a *API) handleThreads(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return ok(w, resp)
+}
+
+// queryRecurse reads the recurse query parameter of /relations: nil when absent, for the
+// answer must say recursion_depth exactly when the client gave it.
+func queryRecurse(r *http.Request) (*bool, error) {
+	q := r.URL.Query()
+	if !q.Has("recurse") {
+		return nil, nil
+	}
+	var recurse bool
+	switch q.Get("recurse") {
+	case "true":
+		recurse = true
+	case "false":
+	default:
+		return nil, mxerr.InvalidParam.WithMessage("recurse must be true or false")
+	}
+	return &recurse, nil
 }
 
 // queryLimit reads the limit query parameter: 0 when absent, for the endpoint's default.

@@ -180,3 +180,143 @@ func checkBundle(t *testing.T, alice *mautrix.Client, roomID id.RoomID, root, la
 		t.Errorf("m.reference = %+v, want %s", rels.References.Chunk, ref)
 	}
 }
+
+// TestRelationsRecurse asks for the relations of a thread root with and without recurse: its
+// replies, reactions to them and an edit of one, with a reaction to the edit.
+func TestRelationsRecurse(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		carol := ts.register(t, "carol")
+		roomID := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []id.UserID{bob.UserID}})
+		mustJoin(t, bob, string(roomID))
+		send := func(cli *mautrix.Client, evType event.Type, content map[string]any) id.EventID {
+			t.Helper()
+			resp, err := cli.SendMessageEvent(ctx, roomID, evType, content)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp.EventID
+		}
+		relatesTo := func(relType string, target id.EventID, content map[string]any) map[string]any {
+			rel := map[string]any{"rel_type": relType, "event_id": target}
+			if relType == "m.annotation" {
+				rel["key"] = "👍"
+			}
+			content["m.relates_to"] = rel
+			return content
+		}
+		text := func(body string) map[string]any { return map[string]any{"msgtype": "m.text", "body": body} }
+		root := mustSend(t, alice, roomID, "a question")
+		r1 := send(bob, event.EventMessage, relatesTo("m.thread", root, text("first answer")))
+		r1Like := send(alice, event.EventReaction, relatesTo("m.annotation", r1, map[string]any{}))
+		r2 := send(alice, event.EventMessage, relatesTo("m.thread", root, text("second answer")))
+		r2Edit := send(alice, event.EventMessage, relatesTo("m.replace", r2, map[string]any{"msgtype": "m.text", "body": "* second answer, better",
+			"m.new_content": text("second answer, better")}))
+		rootLike := send(bob, event.EventReaction, relatesTo("m.annotation", root, map[string]any{}))
+		editLike := send(bob, event.EventReaction, relatesTo("m.annotation", r2Edit, map[string]any{}))
+		r3 := send(bob, event.EventMessage, relatesTo("m.thread", root, text("third answer")))
+		all := []id.EventID{r3, editLike, rootLike, r2Edit, r2, r1Like, r1}
+
+		// raw asks for the relations with recurse as given ("": none) and returns the body.
+		raw := func(cli *mautrix.Client, suffix mautrix.ClientURLPath, recurse string) map[string]any {
+			t.Helper()
+			query := map[string]string{}
+			if recurse != "" {
+				query["recurse"] = recurse
+			}
+			path := append(mautrix.ClientURLPath{"v1", "rooms", roomID, "relations", root}, suffix...)
+			var body map[string]any
+			if _, err := cli.MakeRequest(ctx, http.MethodGet, cli.BuildURLWithQuery(path, query), nil, &body); err != nil {
+				t.Fatal(err)
+			}
+			return body
+		}
+		chunkIDs := func(body map[string]any) []id.EventID {
+			var out []id.EventID
+			for _, ev := range body["chunk"].([]any) {
+				out = append(out, id.EventID(ev.(map[string]any)["event_id"].(string)))
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name      string
+			suffix    mautrix.ClientURLPath
+			recurse   string
+			want      []id.EventID
+			wantDepth any // nil: recursion_depth absent
+		}{
+			{"without recurse, direct relations", nil, "", []id.EventID{r3, rootLike, r2, r1}, nil},
+			{"recurse=false, direct relations", nil, "false", []id.EventID{r3, rootLike, r2, r1}, 0.0},
+			{"recurse=true, nested too", nil, "true", all, 3.0},
+			// The filter holds at every level: reactions to replies relate through an m.thread.
+			{"threads, recursing", mautrix.ClientURLPath{"m.thread"}, "true", []id.EventID{r3, r2, r1}, 3.0},
+			{"annotations, recursing", mautrix.ClientURLPath{"m.annotation"}, "true", []id.EventID{rootLike}, 3.0},
+			{"reactions, recursing", mautrix.ClientURLPath{"m.annotation", "m.reaction"}, "true", []id.EventID{rootLike}, 3.0},
+			{"edits, recursing", mautrix.ClientURLPath{"m.replace"}, "true", nil, 3.0},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				body := raw(alice, tc.suffix, tc.recurse)
+				if got := chunkIDs(body); !slices.Equal(got, tc.want) {
+					t.Errorf("chunk = %v, want %v", got, tc.want)
+				}
+				if depth, ok := body["recursion_depth"]; depth != tc.wantDepth || ok != (tc.wantDepth != nil) {
+					t.Errorf("recursion_depth = %v (present: %v), want %v", depth, ok, tc.wantDepth)
+				}
+			})
+		}
+
+		// Pages of two, either way, reach every event once.
+		for _, dir := range []mautrix.Direction{mautrix.DirectionBackward, mautrix.DirectionForward} {
+			want := slices.Clone(all)
+			if dir == mautrix.DirectionForward {
+				slices.Reverse(want)
+			}
+			var got []id.EventID
+			req := &mautrix.ReqGetRelations{Dir: dir, Limit: 2, Recurse: true}
+			for range all {
+				page, err := alice.GetRelations(ctx, roomID, root, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, eventIDs(page.Chunk)...)
+				if page.RecursionDepth != 3 {
+					t.Errorf("a page has recursion_depth %d", page.RecursionDepth)
+				}
+				if req.From = page.NextBatch; req.From == "" {
+					break
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("pages of 2 going %c = %v, want %v", dir, got, want)
+			}
+		}
+
+		// Redacting a reply breaks its relation, and with it its reaction's way to the root.
+		if _, err := bob.RedactEvent(ctx, roomID, r1); err != nil {
+			t.Fatal(err)
+		}
+		if got := chunkIDs(raw(alice, nil, "true")); !slices.Equal(got, []id.EventID{r3, editLike, rootLike, r2Edit, r2}) {
+			t.Errorf("after the redaction of r1: %v", got)
+		}
+
+		for _, tc := range []struct {
+			name, query string
+			cli         *mautrix.Client
+			status      int
+			errcode     string
+		}{
+			{"recurse=yes", "?recurse=yes", alice, http.StatusBadRequest, "M_INVALID_PARAM"},
+			{"recurse=1", "?recurse=1", alice, http.StatusBadRequest, "M_INVALID_PARAM"},
+			{"an empty recurse", "?recurse=", alice, http.StatusBadRequest, "M_INVALID_PARAM"},
+			{"recursing into a room carol is not in", "?recurse=true", carol, http.StatusNotFound, "M_NOT_FOUND"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				path := "/_matrix/client/v1/rooms/" + url.PathEscape(string(roomID)) + "/relations/" + url.PathEscape(string(root)) + tc.query
+				wantError(t, ts.do(t, http.MethodGet, path, tc.cli.AccessToken, nil), tc.status, tc.errcode)
+			})
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tidwall/gjson"
 	"maunium.net/go/mautrix/id"
@@ -44,43 +43,76 @@ func (c conn) insertRelation(ctx context.Context, e *Event) error {
 
 // RelationsQuery selects the events relating to one event.
 type RelationsQuery struct {
+	RoomID    id.RoomID // the room of the event: relations from other rooms are not relations
 	RelatesTo id.EventID
 	RelType   string // "" for any
 	Type      string // "" for any; only with RelType
+	Depth     int    // 0: direct relations only; n: also relations of those, up to n steps further
 	Before    int64  // backwards: stream positions below this (0: from the newest)
 	After     int64  // forwards: stream positions above this
 	Backward  bool
 	Limit     int
 }
 
-// Relations returns the events that are not redacted and relate to q.RelatesTo as q says,
-// newest first going backwards, oldest first going forwards.
+// relatedEvents is the walk down the relations of $1 that Relations takes with a depth: the
+// direct relations, then the events relating to one already found, up to %[2]s steps past the
+// direct ones. Every level matches the same filter (%[1]s) and skips redacted events, whose
+// relations are broken. An event relates to one event only, so the walk is a tree meeting each
+// event once, unless relations form a cycle, and such a cycle must pass through $1 (event IDs of
+// room versions 1 and 2 are chosen by the sending server, so one may name an event naming it):
+// $1 is never taken, and the depth bound holds in any case.
+const relatedEvents = `WITH RECURSIVE related (event_id, stream_pos, depth) AS (
+		SELECT r.event_id, r.stream_pos, 0 FROM event_relations r
+		JOIN events x ON x.event_id = r.event_id AND x.redacted_by IS NULL
+		WHERE r.relates_to = $1 AND r.event_id <> $1 AND %[1]s
+	UNION
+		SELECT r.event_id, r.stream_pos, p.depth + 1 FROM related p
+		JOIN event_relations r ON r.relates_to = p.event_id
+		JOIN events x ON x.event_id = r.event_id AND x.redacted_by IS NULL
+		WHERE p.depth < %[2]s AND r.event_id <> $1 AND %[1]s
+	) `
+
+// Relations returns the events that are not redacted and relate to q.RelatesTo in its room as q
+// says, newest first going backwards, oldest first going forwards. With q.Depth, the events
+// relating to those, and so on, count too, when every event between them and q.RelatesTo
+// matches q's filter as well (content/client-server-api/_index.md, "Relationships API"); the
+// page is then one of them all in stream order, so that the same tokens page through them.
+// The walk reads every such event within the depth for each page: a cost bounded by the size
+// of the tree, not by the limit.
 func (c conn) Relations(ctx context.Context, q RelationsQuery) ([]*Event, error) {
-	args := []any{q.RelatesTo}
-	cond := `r.relates_to = $1`
+	args := []any{q.RelatesTo, q.RoomID}
+	match := `r.room_id = $2`
 	if q.RelType != "" {
 		args = append(args, q.RelType)
-		cond += fmt.Sprintf(` AND r.rel_type = $%d`, len(args))
+		match += fmt.Sprintf(` AND r.rel_type = $%d`, len(args))
 		if q.Type != "" {
 			args = append(args, q.Type)
-			cond += fmt.Sprintf(` AND r.type = $%d`, len(args))
+			match += fmt.Sprintf(` AND r.type = $%d`, len(args))
 		}
 	}
-	order := `r.stream_pos`
+	with := ""
+	source := `SELECT r.event_id, r.stream_pos FROM event_relations r
+		JOIN events x ON x.event_id = r.event_id AND x.redacted_by IS NULL
+		WHERE r.relates_to = $1 AND r.event_id <> $1 AND ` + match
+	if q.Depth > 0 {
+		args = append(args, q.Depth)
+		with = fmt.Sprintf(relatedEvents, match, fmt.Sprintf(`$%d`, len(args)))
+		source = `SELECT event_id, stream_pos FROM related`
+	}
+	cond, order := `TRUE`, `stream_pos`
 	if q.Backward {
 		order += ` DESC`
 		if q.Before > 0 {
 			args = append(args, q.Before)
-			cond += fmt.Sprintf(` AND r.stream_pos < $%d`, len(args))
+			cond = fmt.Sprintf(`s.stream_pos < $%d`, len(args))
 		}
 	} else {
 		args = append(args, q.After)
-		cond += fmt.Sprintf(` AND r.stream_pos > $%d`, len(args))
+		cond = fmt.Sprintf(`s.stream_pos > $%d`, len(args))
 	}
 	args = append(args, q.Limit)
-	return c.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE event_id IN (
-		SELECT r.event_id FROM event_relations r JOIN events x ON x.event_id = r.event_id AND x.redacted_by IS NULL
-		WHERE `+cond+` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d)`, len(args))+` ORDER BY `+strings.Replace(order, "r.", "", 1), args...)
+	page := fmt.Sprintf(`SELECT s.event_id FROM (%s) s WHERE %s ORDER BY s.%s LIMIT $%d`, source, cond, order, len(args))
+	return c.queryEvents(ctx, with+`SELECT `+eventColumns+` FROM events WHERE event_id IN (`+page+`) ORDER BY `+order, args...)
 }
 
 // ThreadRoot is a thread of a room: its root and the position of its latest reply.
