@@ -126,10 +126,16 @@ type SearchQuery struct {
 	NotSenders []id.UserID
 	Types      []string // exact event types
 	NotTypes   []string
-	ByRank     bool  // the best matches first; otherwise the newest first
-	Before     int64 // newest first: only stream positions below this (0: any)
-	Offset     int   // best first: skip this many
+	ByRank     bool            // the best matches first; otherwise the newest first
+	After      *SearchPosition // only the events after this one in the order (nil: from the first)
 	Limit      int
+}
+
+// SearchPosition is the place of a hit in the order of a search: its rank (in rank order
+// only) and its stream position, which breaks ties.
+type SearchPosition struct {
+	Rank      float64
+	StreamPos int64
 }
 
 // SearchHit is an event that matched a search, and how well: higher is closer. Ranks compare
@@ -139,8 +145,14 @@ type SearchHit struct {
 	Rank  float64
 }
 
-// SearchEvents returns up to q.Limit events matching q, the best first (rank order, newest
-// first among equals) or the newest first.
+// Position is the hit's place in the order of its search.
+func (h SearchHit) Position() SearchPosition {
+	return SearchPosition{Rank: h.Rank, StreamPos: h.Event.StreamPos}
+}
+
+// SearchEvents returns up to q.Limit events matching q after q.After, the best first (by rank,
+// then the newest first among equals) or the newest first. Ranks come back exactly as the
+// database computed them, so a hit's Position pages on from it.
 func (c conn) SearchEvents(ctx context.Context, q SearchQuery) ([]SearchHit, error) {
 	if q.empty() {
 		return nil, nil
@@ -148,19 +160,21 @@ func (c conn) SearchEvents(ctx context.Context, q SearchQuery) ([]SearchHit, err
 	b := &searchBuilder{}
 	from, where, rank := b.match(c.dialect, q.Terms)
 	where += b.filters(q)
-	order := ` ORDER BY match_pos DESC`
+	order, after := ` ORDER BY m.match_pos DESC`, `TRUE`
 	if q.ByRank {
-		order = ` ORDER BY rank DESC, match_pos DESC`
-	} else if q.Before > 0 {
-		where += ` AND s.stream_pos < ` + b.arg(q.Before)
+		order = ` ORDER BY m.rank DESC, m.match_pos DESC`
 	}
-	page := order + ` LIMIT ` + b.arg(q.Limit)
-	if q.ByRank && q.Offset > 0 {
-		page += ` OFFSET ` + b.arg(q.Offset)
+	switch {
+	case q.After != nil && q.ByRank:
+		r, pos := b.arg(q.After.Rank), b.arg(q.After.StreamPos)
+		after = `(m.rank < ` + r + ` OR m.rank = ` + r + ` AND m.match_pos < ` + pos + `)`
+	case q.After != nil:
+		after = `m.match_pos < ` + b.arg(q.After.StreamPos)
 	}
-	query := `SELECT ` + eventColumns + `, m.rank FROM events JOIN (
-		SELECT s.event_id AS match_id, s.stream_pos AS match_pos, ` + rank + ` AS rank FROM ` + from + ` WHERE ` + where + page + `
-	) m ON events.event_id = m.match_id` + strings.ReplaceAll(order, "match_pos", "m.match_pos")
+	// The rank is compared outside the query that computes it: SQLite allows bm25() only there.
+	query := `SELECT ` + eventColumns + `, m.rank FROM events JOIN (SELECT * FROM (
+		SELECT s.event_id AS match_id, s.stream_pos AS match_pos, ` + rank + ` AS rank FROM ` + from + ` WHERE ` + where + `
+	) m WHERE ` + after + order + ` LIMIT ` + b.arg(q.Limit) + `) m ON events.event_id = m.match_id` + order
 	rows, err := c.q.Query(ctx, query, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("search events: %w", err)
@@ -180,7 +194,7 @@ func (c conn) SearchEvents(ctx context.Context, q SearchQuery) ([]SearchHit, err
 	return out, rows.Err()
 }
 
-// CountSearchHits returns how many events match q, whatever its page (Before, Offset, Limit).
+// CountSearchHits returns how many events match q, whatever its page (After and Limit).
 func (c conn) CountSearchHits(ctx context.Context, q SearchQuery) (int64, error) {
 	if q.empty() {
 		return 0, nil

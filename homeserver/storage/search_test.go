@@ -115,7 +115,7 @@ func TestSearchEvents(t *testing.T) {
 			{"types", storage.SearchQuery{Terms: terms("quick"), Types: []string{"m.room.name"}}, []id.EventID{"$name"}},
 			{"not types", storage.SearchQuery{Terms: terms("quick"), NotTypes: []string{"m.room.message"}}, []id.EventID{"$name"}},
 			{"two rooms", storage.SearchQuery{Terms: terms("another"), RoomIDs: []id.RoomID{"!a:hs", "!b:hs"}}, []id.EventID{"$elsewhere"}},
-			{"before a position", storage.SearchQuery{Terms: terms("quick"), Before: 3}, []id.EventID{"$dog", "$fox"}},
+			{"after a position", storage.SearchQuery{Terms: terms("quick"), After: &storage.SearchPosition{StreamPos: 3}}, []id.EventID{"$dog", "$fox"}},
 			{"a page", storage.SearchQuery{Terms: terms("quick"), Limit: 2}, []id.EventID{"$triple", "$name"}},
 			{"query syntax is only words", storage.SearchQuery{Terms: terms(`"quick" OR fox* AND (NOT dog) NEAR/2 ^x:y -z 'a`)}, []id.EventID{}},
 			{"operator words are words", storage.SearchQuery{Terms: terms("AND")}, []id.EventID{"$topic"}},
@@ -137,9 +137,14 @@ func TestSearchEvents(t *testing.T) {
 		if len(hits) != 4 || hits[0].Event.ID != "$triple" || hits[0].Rank <= hits[3].Rank {
 			t.Errorf("by rank: %v, ranks %v; want four, the thrice-quick one first with a higher rank", hitIDs(hits), ranks(hits))
 		}
-		q.Offset, q.Limit = 1, 2
+		from := hits[0].Position()
+		q.After, q.Limit = &from, 2
 		if page, err := db.SearchEvents(ctx, q); err != nil || !cmp.Equal(hitIDs(page), hitIDs(hits)[1:3]) {
-			t.Errorf("by rank, from offset 1: %v, %v; want %v", hitIDs(page), err, hitIDs(hits)[1:3])
+			t.Errorf("by rank, after the first: %v, %v; want %v", hitIDs(page), err, hitIDs(hits)[1:3])
+		}
+		from = hits[2].Position()
+		if page, err := db.SearchEvents(ctx, q); err != nil || !cmp.Equal(hitIDs(page), hitIDs(hits)[3:]) {
+			t.Errorf("by rank, after the third: %v, %v; want %v", hitIDs(page), err, hitIDs(hits)[3:])
 		}
 		if n, err := db.CountSearchHits(ctx, q); err != nil || n != 4 {
 			t.Errorf("count = %d, %v; want 4 whatever the page", n, err)
