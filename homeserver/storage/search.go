@@ -154,7 +154,7 @@ func (h SearchHit) Position() SearchPosition {
 // then the newest first among equals) or the newest first. Ranks come back exactly as the
 // database computed them, so a hit's Position pages on from it.
 func (c conn) SearchEvents(ctx context.Context, q SearchQuery) ([]SearchHit, error) {
-	if q.empty() {
+	if q.empty() || q.Limit <= 0 {
 		return nil, nil
 	}
 	b := &searchBuilder{}
@@ -211,7 +211,7 @@ func (c conn) CountSearchHits(ctx context.Context, q SearchQuery) (int64, error)
 
 // empty reports whether q can match nothing, without asking the database.
 func (q SearchQuery) empty() bool {
-	return len(q.Terms) == 0 || len(q.RoomIDs) == 0 || q.Limit <= 0 ||
+	return len(q.Terms) == 0 || len(q.RoomIDs) == 0 ||
 		q.Keys != nil && len(q.Keys) == 0 || q.Senders != nil && len(q.Senders) == 0 || q.Types != nil && len(q.Types) == 0
 }
 
