@@ -224,7 +224,7 @@ func (b *searchBuilder) arg(v any) string {
 	return "$" + strconv.Itoa(len(b.args))
 }
 
-// in returns "col IN (...)" (or NOT IN) over values.
+// searchIn returns " AND col IN (...)" (or NOT IN) over values.
 func searchIn[T any](b *searchBuilder, col string, not bool, values []T) string {
 	ph := make([]string, len(values))
 	for i, v := range values {
