@@ -162,6 +162,7 @@ func (a *API) routesV3(r chi.Router) {
 
 	r.Post("/users/{userId}/report", a.authed(a.limited(a.handleReportUser)))
 	r.Post("/user_directory/search", a.authed(a.limited(a.handleUserDirectorySearch)))
+	r.Post("/search", a.authed(a.limited(a.handleSearch)))
 
 	// Presence.
 	r.Get("/presence/{userId}/status", a.authed(a.handleGetPresence))

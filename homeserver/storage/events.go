@@ -103,9 +103,9 @@ func (c conn) queryEvents(ctx context.Context, query string, args ...any) ([]*Ev
 	return out, rows.Err()
 }
 
-// InsertEvent stores an event, and indexes its relation if it has one (event_relations). The
-// caller holds the room (LockRoom) and has taken the stream position from NextCounter in the
-// same transaction.
+// InsertEvent stores an event, indexes its relation if it has one (event_relations) and its
+// searchable text if it has any (event_search). The caller holds the room (LockRoom) and has
+// taken the stream position from NextCounter in the same transaction.
 func (c conn) InsertEvent(ctx context.Context, e *Event) error {
 	_, err := c.q.Exec(ctx, insertEvent, e.ID, e.RoomID, e.StreamPos, e.Depth, e.Type, e.StateKey, e.Sender,
 		nullIfEmpty(e.Membership), e.OriginServerTS, e.StateBefore, nullIfEmpty(e.ReplacesState),
@@ -113,7 +113,10 @@ func (c conn) InsertEvent(ctx context.Context, e *Event) error {
 	if err != nil {
 		return fmt.Errorf("insert event %s: %w", e.ID, err)
 	}
-	return c.insertRelation(ctx, e)
+	if err := c.insertRelation(ctx, e); err != nil {
+		return err
+	}
+	return c.indexSearch(ctx, e)
 }
 
 // EventByID returns one event, or ErrNotFound.
@@ -149,11 +152,13 @@ func placeholders(from, n int) string {
 	return b.String()
 }
 
-// MarkRedacted records that redactionID redacts eventID. An already-redacted event keeps its
-// first redaction.
+// MarkRedacted records that redactionID redacts eventID, and takes the event out of the
+// search index. An already-redacted event keeps its first redaction.
 func (c conn) MarkRedacted(ctx context.Context, eventID, redactionID id.EventID) error {
-	_, err := c.q.Exec(ctx, updateEventRedacted, eventID, redactionID)
-	return err
+	if _, err := c.q.Exec(ctx, updateEventRedacted, eventID, redactionID); err != nil {
+		return err
+	}
+	return c.unindexSearch(ctx, eventID)
 }
 
 // RoomEventsInRange returns up to limit of the newest events of a room with stream positions in

@@ -136,6 +136,15 @@ type text nullable=NO default=""
 sender text nullable=NO default=""
 stream_pos bigint nullable=NO default=""
 
+-- table event_search
+event_id text nullable=NO default=""
+room_id text nullable=NO default=""
+stream_pos bigint nullable=NO default=""
+type text nullable=NO default=""
+sender text nullable=NO default=""
+search_key text nullable=NO default=""
+vector tsvector nullable=NO default=""
+
 -- table events
 event_id text nullable=NO default=""
 room_id text nullable=NO default=""
@@ -425,6 +434,10 @@ CREATE UNIQUE INDEX devices_pkey ON public.devices USING btree (user_id, device_
 CREATE INDEX event_relations_parent ON public.event_relations USING btree (relates_to, stream_pos)
 CREATE UNIQUE INDEX event_relations_pkey ON public.event_relations USING btree (event_id)
 CREATE INDEX event_relations_room ON public.event_relations USING btree (room_id, rel_type, stream_pos)
+CREATE UNIQUE INDEX event_search_pkey ON public.event_search USING btree (event_id)
+CREATE INDEX event_search_room ON public.event_search USING btree (room_id, stream_pos)
+CREATE UNIQUE INDEX event_search_stream_pos_key ON public.event_search USING btree (stream_pos)
+CREATE INDEX event_search_vector ON public.event_search USING gin (vector)
 CREATE INDEX events_membership ON public.events USING btree (state_key, stream_pos) WHERE (type = 'm.room.member'::text)
 CREATE UNIQUE INDEX events_pkey ON public.events USING btree (event_id)
 CREATE INDEX events_room_stream ON public.events USING btree (room_id, stream_pos)

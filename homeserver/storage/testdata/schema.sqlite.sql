@@ -182,6 +182,36 @@ CREATE TABLE event_relations (
 	stream_pos BIGINT NOT NULL
 );
 
+-- table event_search
+CREATE TABLE event_search (
+	event_id TEXT PRIMARY KEY,
+	room_id TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL UNIQUE,
+	type TEXT NOT NULL,
+	sender TEXT NOT NULL,
+	search_key TEXT NOT NULL
+);
+
+-- table event_search_text
+CREATE VIRTUAL TABLE event_search_text USING fts5(
+	text,
+	content = '',
+	contentless_delete = 1,
+	tokenize = "unicode61 remove_diacritics 0 categories 'L* N* Co M*'"
+);
+
+-- table event_search_text_config
+CREATE TABLE 'event_search_text_config'(k PRIMARY KEY, v) WITHOUT ROWID;
+
+-- table event_search_text_data
+CREATE TABLE 'event_search_text_data'(id INTEGER PRIMARY KEY, block BLOB);
+
+-- table event_search_text_docsize
+CREATE TABLE 'event_search_text_docsize'(id INTEGER PRIMARY KEY, sz BLOB, origin INTEGER);
+
+-- table event_search_text_idx
+CREATE TABLE 'event_search_text_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+
 -- table events
 CREATE TABLE events (
 	event_id TEXT PRIMARY KEY,
@@ -570,6 +600,9 @@ CREATE INDEX event_relations_parent ON event_relations (relates_to, stream_pos);
 
 -- index event_relations_room
 CREATE INDEX event_relations_room ON event_relations (room_id, rel_type, stream_pos);
+
+-- index event_search_room
+CREATE INDEX event_search_room ON event_search (room_id, stream_pos);
 
 -- index events_membership
 CREATE INDEX events_membership ON events (state_key, stream_pos) WHERE type = 'm.room.member';
