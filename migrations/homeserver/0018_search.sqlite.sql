@@ -1,4 +1,4 @@
--- 0017: server-side search (content/client-server-api/modules/search.md): the searchable text
+-- 0018: server-side search (content/client-server-api/modules/search.md): the searchable text
 -- of each event that is not redacted, for POST /search: content.body of m.room.message,
 -- content.name of m.room.name, and content.topic of m.room.topic with the text/plain bodies of
 -- its m.topic. storage/search.go indexes events as they are stored and drops them when they

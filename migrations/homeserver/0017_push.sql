@@ -1,4 +1,4 @@
--- 0018: push notifications (content/client-server-api/modules/push.md, "Server behaviour").
+-- 0017: push notifications (content/client-server-api/modules/push.md, "Server behaviour").
 -- push_actions has one row for each event that notifies a local user under their push rules,
 -- written in the transaction that stores the event, so that its count is in the same /sync as
 -- the event itself. Unread counts are the rows after the user's read receipts, /notifications
