@@ -36,7 +36,7 @@ type Evaluator struct {
 	now        func() time.Time
 
 	mu          sync.Mutex
-	isBridged   func(id.UserID) bool
+	skip   func(id.UserID) bool
 	rulesetByID map[string]Ruleset // by user ID and stored content
 }
 
@@ -53,7 +53,7 @@ func NewEvaluator(serverName string, now func() time.Time) *Evaluator {
 func (e *Evaluator) SkipUsers(skip func(id.UserID) bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.isBridged = skip
+	e.skip = skip
 }
 
 // Evaluate returns what ev's push rules decide for each local member it notifies, with the
@@ -128,7 +128,7 @@ func (e *Evaluator) isHistory(ev *storage.Event) bool {
 // bridged.
 func (e *Evaluator) counts(user id.UserID) bool {
 	e.mu.Lock()
-	skip := e.isBridged
+	skip := e.skip
 	e.mu.Unlock()
 	return user.Homeserver() == e.serverName && (skip == nil || !skip(user))
 }
