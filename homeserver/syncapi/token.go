@@ -10,7 +10,7 @@ import (
 )
 
 // StreamToken is a /sync position: one position per stream, written
-// "s{events}_{typing}_{receipts}_{account data}_{presence}".
+// "s{events}_{typing}_{receipts}_{account data}_{presence}_{to-device}_{device lists}".
 // Later streams append "_"-separated fields; a token with fewer fields (an older server's
 // "s{events}") reads with the missing positions at zero, and fields beyond those this server
 // knows (a newer server's) are ignored.
@@ -20,11 +20,14 @@ type StreamToken struct {
 	Receipts    int64 // the "receipts" counter
 	AccountData int64 // the "account_data" counter
 	Presence    int64 // the "presence" counter
+	ToDevice    int64 // the "to_device" counter (end-to-end encryption: to-device messages)
+	DeviceLists int64 // the "device_lists" counter (end-to-end encryption: device-list changes)
 }
 
 func (t StreamToken) String() string {
 	return "s" + strconv.FormatInt(t.Events, 10) + "_" + strconv.FormatInt(t.Typing, 10) + "_" + strconv.FormatInt(t.Receipts, 10) +
-		"_" + strconv.FormatInt(t.AccountData, 10) + "_" + strconv.FormatInt(t.Presence, 10)
+		"_" + strconv.FormatInt(t.AccountData, 10) + "_" + strconv.FormatInt(t.Presence, 10) +
+		"_" + strconv.FormatInt(t.ToDevice, 10) + "_" + strconv.FormatInt(t.DeviceLists, 10)
 }
 
 // ParseStreamToken reads a token written by StreamToken.String, or by an older version of it.
@@ -35,7 +38,7 @@ func ParseStreamToken(s string) (StreamToken, error) {
 		return StreamToken{}, invalid
 	}
 	var t StreamToken
-	fields := []*int64{&t.Events, &t.Typing, &t.Receipts, &t.AccountData, &t.Presence}
+	fields := []*int64{&t.Events, &t.Typing, &t.Receipts, &t.AccountData, &t.Presence, &t.ToDevice, &t.DeviceLists}
 	for i, f := range strings.Split(rest, "_") {
 		v, err := strconv.ParseInt(f, 10, 64)
 		if err != nil || v < 0 {

@@ -16,8 +16,8 @@ func TestStreamTokenRoundTrip(t *testing.T) {
 			t.Errorf("%q reads back as %+v, want %+v", tok, got, tok)
 		}
 	}
-	if got := (StreamToken{Events: 12, Typing: 5, Receipts: 3, AccountData: 2, Presence: 7}).String(); got != "s12_5_3_2_7" {
-		t.Errorf("String = %q, want s12_5_3_2_7", got)
+	if got := (StreamToken{Events: 12, Typing: 5, Receipts: 3, AccountData: 2, Presence: 7, ToDevice: 4, DeviceLists: 1}).String(); got != "s12_5_3_2_7_4_1" {
+		t.Errorf("String = %q, want s12_5_3_2_7_4_1", got)
 	}
 }
 
@@ -32,8 +32,9 @@ func TestParseStreamToken(t *testing.T) {
 		{"events and typing", "s42_9", StreamToken{Events: 42, Typing: 9}, false},
 		{"before account data", "s42_9_4", StreamToken{Events: 42, Typing: 9, Receipts: 4}, false},
 		{"before presence", "s42_9_4_8", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8}, false},
-		{"every stream", "s42_9_4_8_6", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8, Presence: 6}, false},
-		{"a newer server's extra stream is ignored", "s42_9_4_8_6_1", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8, Presence: 6}, false},
+		{"before the end-to-end encryption streams", "s42_9_4_8_6", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8, Presence: 6}, false},
+		{"every stream", "s42_9_4_8_6_3_2", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8, Presence: 6, ToDevice: 3, DeviceLists: 2}, false},
+		{"a newer server's extra stream is ignored", "s42_9_4_8_6_3_2_1", StreamToken{Events: 42, Typing: 9, Receipts: 4, AccountData: 8, Presence: 6, ToDevice: 3, DeviceLists: 2}, false},
 		{"no prefix", "42_9_4", StreamToken{}, true},
 		{"empty", "", StreamToken{}, true},
 		{"prefix only", "s", StreamToken{}, true},
