@@ -36,7 +36,7 @@ type Evaluator struct {
 	now        func() time.Time
 
 	mu          sync.Mutex
-	skip   func(id.UserID) bool
+	skip        func(id.UserID) bool
 	rulesetByID map[string]Ruleset // by user ID and stored content
 }
 
