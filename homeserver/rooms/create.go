@@ -50,12 +50,39 @@ type CreateRequest struct {
 // CreateRoom creates a room with every event the request implies, in the order the spec gives,
 // in one transaction: a request that fails on any event leaves no trace.
 func (s *Service) CreateRoom(ctx context.Context, req CreateRequest) (id.RoomID, error) {
+	plan, err := s.planCreation(req)
+	if err != nil {
+		return "", err
+	}
+	var rt *roomTx
+	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
+		rt, err = s.createIn(ctx, tx, plan)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	s.versions.Store(rt.room.ID, plan.version)
+	s.notify(rt.written)
+	return rt.room.ID, nil
+}
+
+// creation is a checked CreateRequest: the room's version, its alias and its events in order.
+type creation struct {
+	req     CreateRequest
+	version id.RoomVersion
+	alias   id.RoomAlias
+	protos  []ProtoEvent
+}
+
+// planCreation checks a request and lists the events it implies.
+func (s *Service) planCreation(req CreateRequest) (creation, error) {
 	version := req.Version
 	if version == "" {
 		version = s.defaultVersion
 	}
 	if !CanCreate(version) {
-		return "", mxerr.UnsupportedRoomVersion.WithMessage("room version %q is not supported", version)
+		return creation{}, mxerr.UnsupportedRoomVersion.WithMessage("room version %q is not supported", version)
 	}
 	preset := req.Preset
 	if preset == "" {
@@ -65,58 +92,52 @@ func (s *Service) CreateRoom(ctx context.Context, req CreateRequest) (id.RoomID,
 		}
 	}
 	if preset != PresetPrivateChat && preset != PresetTrustedPrivateChat && preset != PresetPublicChat {
-		return "", mxerr.InvalidParam.WithMessage("unknown preset %q", preset)
+		return creation{}, mxerr.InvalidParam.WithMessage("unknown preset %q", preset)
 	}
-	var alias id.RoomAlias
+	plan := creation{req: req, version: version}
 	if req.AliasLocalpart != "" {
 		var err error
-		if alias, err = s.localAlias(req.AliasLocalpart); err != nil {
-			return "", err
+		if plan.alias, err = s.localAlias(req.AliasLocalpart); err != nil {
+			return creation{}, err
 		}
 	}
-	protos, err := s.creationEvents(req, version, preset, alias)
-	if err != nil {
-		return "", err
+	var err error
+	plan.protos, err = s.creationEvents(req, version, preset, plan.alias)
+	return plan, err
+}
+
+// createIn creates the planned room in tx and returns it for more events in the same
+// transaction; the caller announces rt.written once tx has committed.
+func (s *Service) createIn(ctx context.Context, tx *storage.Tx, plan creation) (*roomTx, error) {
+	room := storage.Room{Version: plan.version, IsPublic: plan.req.Public}
+	if !plan.version.RoomIDIsCreateEventID() {
+		room.ID = id.RoomID("!" + randomString(18) + ":" + s.serverName)
 	}
-	var written []*storage.Event
-	var roomID id.RoomID
-	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
-		room := storage.Room{Version: version, IsPublic: req.Public}
-		if !version.RoomIDIsCreateEventID() {
-			room.ID = id.RoomID("!" + randomString(18) + ":" + s.serverName)
-		}
-		rt := s.newRoomTx(tx, room)
-		for i, proto := range protos {
-			if proto.Type == event.StateMember.Type {
-				if proto.Content, err = s.memberContent(ctx, tx, id.UserID(*proto.StateKey), proto.Content); err != nil {
-					return err
-				}
-			}
-			if _, err := rt.append(ctx, proto); err != nil {
-				var re mautrix.RespError
-				if i > 1 && errors.As(err, &re) && re.ErrCode == mxerr.Forbidden.ErrCode {
-					// An event the request implies was refused by the auth rules.
-					return mxerr.InvalidRoomState.WithMessage("%s", re.Err)
-				}
-				return err
-			}
-			if i == 0 && alias != "" {
-				if err := tx.InsertAlias(ctx, alias, rt.room.ID, req.Creator, rt.now.UnixMilli()); errors.Is(err, storage.ErrConflict) {
-					return mxerr.RoomInUse.WithMessage("alias %s is taken", alias)
-				} else if err != nil {
-					return err
-				}
+	rt := s.newRoomTx(tx, room)
+	for i, proto := range plan.protos {
+		if proto.Type == event.StateMember.Type {
+			var err error
+			if proto.Content, err = s.memberContent(ctx, tx, id.UserID(*proto.StateKey), proto.Content); err != nil {
+				return nil, err
 			}
 		}
-		roomID, written = rt.room.ID, rt.written
-		return nil
-	})
-	if err != nil {
-		return "", err
+		if _, err := rt.append(ctx, proto); err != nil {
+			var re mautrix.RespError
+			if i > 1 && errors.As(err, &re) && re.ErrCode == mxerr.Forbidden.ErrCode {
+				// An event the request implies was refused by the auth rules.
+				return nil, mxerr.InvalidRoomState.WithMessage("%s", re.Err)
+			}
+			return nil, err
+		}
+		if i == 0 && plan.alias != "" {
+			if err := tx.InsertAlias(ctx, plan.alias, rt.room.ID, plan.req.Creator, rt.now.UnixMilli()); errors.Is(err, storage.ErrConflict) {
+				return nil, mxerr.RoomInUse.WithMessage("alias %s is taken", plan.alias)
+			} else if err != nil {
+				return nil, err
+			}
+		}
 	}
-	s.versions.Store(roomID, version)
-	s.notify(written)
-	return roomID, nil
+	return rt, nil
 }
 
 // creationEvents lists the events of a new room in the order of create_room.yaml.

@@ -34,7 +34,7 @@ type UpgradeRequest struct {
 // create event names its predecessor and keeps the room type; the recommended state, the power
 // levels and the canonical alias carry over; the local aliases and the directory listing move;
 // the old room gets a tombstone, and power levels that stop ordinary members from talking or
-// inviting there.
+// inviting there. All of it is one transaction: a failure leaves both rooms as they were.
 func (s *Service) Upgrade(ctx context.Context, req UpgradeRequest) (id.RoomID, error) {
 	if !CanCreate(req.NewVersion) {
 		return "", mxerr.UnsupportedRoomVersion.WithMessage("room version %q is not supported", req.NewVersion)
@@ -50,14 +50,28 @@ func (s *Service) Upgrade(ctx context.Context, req UpgradeRequest) (id.RoomID, e
 	if err != nil {
 		return "", err
 	}
-	newRoom, err := s.CreateRoom(ctx, create)
+	plan, err := s.planCreation(create)
 	if err != nil {
 		return "", err
 	}
-	if err := s.retireRoom(ctx, req, newRoom, old); err != nil {
+	var oldRT, newRT *roomTx
+	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
+		// The old room is locked first, as every send locks its room before the events
+		// counter: the other order could deadlock with a message sent to the old room.
+		if oldRT, err = s.openRoom(ctx, tx, req.RoomID); err != nil {
+			return err
+		}
+		if newRT, err = s.createIn(ctx, tx, plan); err != nil {
+			return err
+		}
+		return s.retireRoom(ctx, req, oldRT, newRT, old)
+	})
+	if err != nil {
 		return "", err
 	}
-	return newRoom, nil
+	s.versions.Store(newRT.room.ID, plan.version)
+	s.notify(append(newRT.written, oldRT.written...))
+	return newRT.room.ID, nil
 }
 
 // checkMayUpgrade refuses users who are not joined or may not send m.room.tombstone.
@@ -171,11 +185,11 @@ func upgradedPowerLevels(ev *storage.Event, req UpgradeRequest) (map[string]json
 	return pl, nil
 }
 
-// retireRoom finishes an upgrade: the aliases and the directory listing move to the new
-// room, which gets the canonical alias; the old room gets its tombstone and restricted power
-// levels.
-func (s *Service) retireRoom(ctx context.Context, req UpgradeRequest, newRoom id.RoomID, old map[string]*storage.Event) error {
-	if err := s.db.MoveAliases(ctx, req.RoomID, newRoom); err != nil {
+// retireRoom finishes an upgrade in its transaction: the aliases and the directory listing
+// move to the new room, which gets the canonical alias; the old room gets its tombstone and
+// restricted power levels.
+func (s *Service) retireRoom(ctx context.Context, req UpgradeRequest, oldRT, newRT *roomTx, old map[string]*storage.Event) error {
+	if err := oldRT.tx.MoveAliases(ctx, req.RoomID, newRT.room.ID); err != nil {
 		return err
 	}
 	if alias := old[event.StateCanonicalAlias.Type]; alias != nil && alias.RedactedBy == "" {
@@ -183,34 +197,32 @@ func (s *Service) retireRoom(ctx context.Context, req UpgradeRequest, newRoom id
 		if err != nil {
 			return err
 		}
-		if err := s.sendState(ctx, newRoom, req.User, event.StateCanonicalAlias.Type, content); err != nil {
+		if err := appendState(ctx, newRT, req.User, event.StateCanonicalAlias.Type, content); err != nil {
 			return err
 		}
-		err = s.sendState(ctx, req.RoomID, req.User, event.StateCanonicalAlias.Type, mustJSON(map[string]any{}))
+		err = appendState(ctx, oldRT, req.User, event.StateCanonicalAlias.Type, mustJSON(map[string]any{}))
 		if err != nil && !errors.Is(err, mxerr.Forbidden) { // without the power, the old room keeps naming it
 			return err
 		}
 	}
-	if room, err := s.db.RoomByID(ctx, req.RoomID); err != nil {
-		return err
-	} else if room.IsPublic {
-		if err := s.db.SetRoomPublic(ctx, newRoom, true); err != nil {
+	if oldRT.room.IsPublic {
+		if err := oldRT.tx.SetRoomPublic(ctx, newRT.room.ID, true); err != nil {
 			return err
 		}
-		if err := s.db.SetRoomPublic(ctx, req.RoomID, false); err != nil {
+		if err := oldRT.tx.SetRoomPublic(ctx, req.RoomID, false); err != nil {
 			return err
 		}
 	}
-	tombstone := mustJSON(map[string]any{"body": "This room has been replaced", "replacement_room": newRoom})
-	if err := s.sendState(ctx, req.RoomID, req.User, event.StateTombstone.Type, tombstone); err != nil {
+	tombstone := mustJSON(map[string]any{"body": "This room has been replaced", "replacement_room": newRT.room.ID})
+	if err := appendState(ctx, oldRT, req.User, event.StateTombstone.Type, tombstone); err != nil {
 		return err
 	}
-	return s.restrictOldRoom(ctx, req, old[event.StatePowerLevels.Type])
+	return restrictOldRoom(ctx, req, oldRT, old[event.StatePowerLevels.Type])
 }
 
 // restrictOldRoom raises events_default and invite in the old room to the greater of 50 and
 // users_default + 1, where the user's power allows it.
-func (s *Service) restrictOldRoom(ctx context.Context, req UpgradeRequest, plEvent *storage.Event) error {
+func restrictOldRoom(ctx context.Context, req UpgradeRequest, oldRT *roomTx, plEvent *storage.Event) error {
 	pl := map[string]jsontext.Value{}
 	if plEvent != nil {
 		if err := unmarshalContent(plEvent, &pl); err != nil {
@@ -221,17 +233,18 @@ func (s *Service) restrictOldRoom(ctx context.Context, req UpgradeRequest, plEve
 	json.Unmarshal(pl["users_default"], &usersDefault)
 	level := mustJSON(max(50, usersDefault+1))
 	pl["events_default"], pl["invite"] = level, level
-	err := s.sendState(ctx, req.RoomID, req.User, event.StatePowerLevels.Type, mustJSON(pl))
+	err := appendState(ctx, oldRT, req.User, event.StatePowerLevels.Type, mustJSON(pl))
 	if err != nil && errors.Is(err, mxerr.Forbidden) {
 		return nil // the user may upgrade but not change power levels: the tombstone says it all
 	}
 	return err
 }
 
-// sendState sends a state event with an empty state key as user.
-func (s *Service) sendState(ctx context.Context, roomID id.RoomID, user id.UserID, evType string, content jsontext.Value) error {
+// appendState appends a state event with an empty state key, sent by user, to rt's room. An
+// event the auth rules refuse writes nothing, so the transaction may go on without it.
+func appendState(ctx context.Context, rt *roomTx, user id.UserID, evType string, content jsontext.Value) error {
 	empty := ""
-	_, err := s.Send(ctx, roomID, ProtoEvent{Type: evType, StateKey: &empty, Sender: user, Content: content})
+	_, err := rt.append(ctx, ProtoEvent{Type: evType, StateKey: &empty, Sender: user, Content: content})
 	return err
 }
 
