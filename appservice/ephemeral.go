@@ -13,7 +13,7 @@ import (
 	"causeway/homeserver/syncapi"
 )
 
-// maxQueuedEphemeral bounds the typing and receipt updates waiting for one appservice's next
+// maxQueuedEphemeral bounds the typing, receipt and presence updates waiting for one appservice's next
 // transaction. Past it the oldest update is dropped: ephemeral data is best effort.
 const maxQueuedEphemeral = 1000
 
@@ -26,6 +26,12 @@ func (s *Sender) OnTyping(roomID id.RoomID, userIDs []id.UserID) {
 // OnReceipt implements syncapi.EphemeralNotifier like OnTyping, for a receipt.
 func (s *Sender) OnReceipt(r storage.Receipt) {
 	s.queueEphemeral(ephemeralKey{roomID: r.RoomID, userID: r.UserID, receiptType: r.Type, threadID: r.ThreadID}, ephemeralUpdate{receipt: r})
+}
+
+// OnPresence implements syncapi.EphemeralNotifier like OnTyping, for presence a local user
+// published.
+func (s *Sender) OnPresence(p storage.Presence) {
+	s.queueEphemeral(ephemeralKey{userID: p.UserID, presence: true}, ephemeralUpdate{presence: p})
 }
 
 func (s *Sender) queueEphemeral(k ephemeralKey, u ephemeralUpdate) {
@@ -42,27 +48,58 @@ func (s *Sender) queueEphemeral(k ephemeralKey, u ephemeralUpdate) {
 // takeEphemeral empties the worker's ephemeral queue and returns what of it interests the
 // appservice, rendered for a transaction: typing and receipts in the rooms it is interested
 // in (as for events, content/application-service-api.md "Pushing ephemeral data"), private
-// receipts only of users in its namespace. If the interest cannot be read, the updates go
+// receipts only of users in its namespace, presence of the users it shares a room with or
+// holds. If the interest cannot be read, the updates go
 // back in the queue.
 func (w *worker) takeEphemeral(ctx context.Context) ([]syncapi.EphemeralEvent, error) {
 	updates := w.ephemeral.take()
-	var typing []syncapi.EphemeralEvent
+	var typing, presence []syncapi.EphemeralEvent
 	var receipts []storage.Receipt
+	now := w.s.opts.Now()
 	for i, u := range updates {
-		ok, err := w.s.interest.interestedInRoom(ctx, w.reg, u.key.roomID)
+		var ok bool
+		var err error
+		if u.key.presence {
+			ok, err = w.s.interest.interestedInPresence(ctx, w.reg, u.key.userID)
+		} else {
+			ok, err = w.s.interest.interestedInRoom(ctx, w.reg, u.key.roomID)
+		}
 		if err != nil {
 			w.ephemeral.putBack(updates[i:])
 			return nil, err
 		}
 		switch {
 		case !ok:
+		case u.key.presence:
+			presence = append(presence, syncapi.PresenceEphemeral(u.presence, now))
 		case u.key.receiptType == "":
 			typing = append(typing, syncapi.TypingEvent(u.key.roomID, u.typing))
 		case u.key.receiptType != event.ReceiptTypeReadPrivate || w.reg.InterestedInUser(u.key.userID, w.s.registry.ServerName()):
 			receipts = append(receipts, u.receipt)
 		}
 	}
-	return append(typing, syncapi.ReceiptEvents(receipts)...), nil
+	return append(append(typing, syncapi.ReceiptEvents(receipts)...), presence...), nil
+}
+
+// interestedInPresence reports whether a user's presence goes to reg: the user is in its
+// namespace or shares a joined room with it, as a client sees the presence of its roommates.
+func (in *interest) interestedInPresence(ctx context.Context, reg *Registration, userID id.UserID) (bool, error) {
+	if reg.InterestedInUser(userID, in.serverName) {
+		return true, nil
+	}
+	rooms, err := in.db.RoomsOfUser(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	for roomID, membership := range rooms {
+		if membership != string(event.MembershipJoin) {
+			continue
+		}
+		if ok, err := in.interestedInRoom(ctx, reg, roomID); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
 }
 
 // interestedInRoom reports whether events in the room go to reg whoever sends them: the room
@@ -74,20 +111,22 @@ func (in *interest) interestedInRoom(ctx context.Context, reg *Registration, roo
 	return in.roomInterests(ctx, reg, roomID)
 }
 
-// ephemeralKey names what an update replaces: who types in a room (receiptType ""), or one
-// user's receipt of one type and thread.
+// ephemeralKey names what an update replaces: who types in a room (receiptType ""), one
+// user's receipt of one type and thread, or one user's presence.
 type ephemeralKey struct {
 	roomID      id.RoomID
 	userID      id.UserID
 	receiptType event.ReceiptType
 	threadID    string
+	presence    bool
 }
 
 type ephemeralUpdate struct {
-	key     ephemeralKey
-	seq     uint64 // queue order
-	typing  []id.UserID
-	receipt storage.Receipt
+	key      ephemeralKey
+	seq      uint64 // queue order
+	typing   []id.UserID
+	receipt  storage.Receipt
+	presence storage.Presence
 }
 
 // ephemeralQueue holds a worker's pending ephemeral updates in memory, the latest per key.

@@ -108,6 +108,22 @@ func startEphemeralEnv(t *testing.T, driver, dsn string) (string, *ephemeralBrid
 	return hs.URL, bridges[0], bridges[1]
 }
 
+// waitPresence reads the bridge's events until an m.presence of user that done accepts.
+func (b *ephemeralBridge) waitPresence(t *testing.T, user id.UserID, done func(*event.PresenceEventContent) bool) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-b.as.Events:
+			if ev.Type == event.EphemeralEventPresence && ev.Sender == user && done(ev.Content.AsPresence()) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("%s: no presence of %s", b.as.Registration.ID, user)
+		}
+	}
+}
+
 // collect reads the bridge's events of roomID until done says it has what it waits for.
 func (b *ephemeralBridge) collect(t *testing.T, roomID id.RoomID, done func(*event.Event) bool) []*event.Event {
 	t.Helper()
@@ -216,6 +232,14 @@ func TestEphemeralToAppservices(t *testing.T) {
 		if slices.ContainsFunc(got, hasReceipt(msg.EventID, event.ReceiptTypeReadPrivate, alice.UserID)) {
 			t.Error("the appservice received alice's private receipt")
 		}
+
+		// Presence of a user sharing a portal room (MSC2409 pushes m.presence too).
+		if err := alice.SetPresence(ctx, mautrix.ReqPresence{Presence: event.PresenceUnavailable, StatusMsg: "at lunch"}); err != nil {
+			t.Fatal(err)
+		}
+		portal.waitPresence(t, alice.UserID, func(p *event.PresenceEventContent) bool {
+			return p.Presence == event.PresenceUnavailable && p.StatusMessage == "at lunch"
+		})
 
 		// While the appservice is down, its stored transaction keeps what it had; later
 		// updates wait for the next one.

@@ -130,7 +130,7 @@ func (f *fanout) OnEvent(ev *storage.Event) {
 	}
 }
 
-// ephemeralFanout passes typing and receipt changes to every listener, added like fanout's.
+// ephemeralFanout passes typing, receipt and presence changes to every listener, added like fanout's.
 type ephemeralFanout []syncapi.EphemeralNotifier
 
 func (f *ephemeralFanout) OnTyping(roomID id.RoomID, userIDs []id.UserID) {
@@ -142,6 +142,12 @@ func (f *ephemeralFanout) OnTyping(roomID id.RoomID, userIDs []id.UserID) {
 func (f *ephemeralFanout) OnReceipt(r storage.Receipt) {
 	for _, n := range *f {
 		n.OnReceipt(r)
+	}
+}
+
+func (f *ephemeralFanout) OnPresence(p storage.Presence) {
+	for _, n := range *f {
+		n.OnPresence(p)
 	}
 }
 

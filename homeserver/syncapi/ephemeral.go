@@ -12,16 +12,18 @@ import (
 	"causeway/homeserver/storage"
 )
 
-// EphemeralEvent is an m.typing or m.receipt event. /sync sends it in rooms.join.*.ephemeral
-// without a room ID; appservice transactions carry it with one
+// EphemeralEvent is an m.typing or m.receipt event, or for appservices an m.presence one. /sync
+// sends typing and receipts in rooms.join.*.ephemeral without a room ID; appservice
+// transactions carry them with one, and presence with its sender
 // (content/application-service-api.md, "Pushing ephemeral data").
 type EphemeralEvent struct {
 	Type    string    `json:"type"`
 	RoomID  id.RoomID `json:"room_id,omitzero"`
+	Sender  id.UserID `json:"sender,omitzero"`
 	Content any       `json:"content"`
 }
 
-// EphemeralNotifier hears about typing and receipt changes after they happen, for delivery
+// EphemeralNotifier hears about typing, receipt and presence changes after they happen, for delivery
 // beyond /sync: the application-service layer implements it. Its methods are called in the
 // order of the changes, possibly under syncapi's locks, so they must not block and must not
 // call back into syncapi.
@@ -31,6 +33,8 @@ type EphemeralNotifier interface {
 	// OnReceipt reports a stored m.read or m.read.private receipt. Fully-read markers are not
 	// receipts and are not reported.
 	OnReceipt(r storage.Receipt)
+	// OnPresence reports presence a local user published.
+	OnPresence(p storage.Presence)
 }
 
 // TypingContent is the content of m.typing.

@@ -221,6 +221,9 @@ func (s *Service) publishPresence(ctx context.Context, p storage.Presence) error
 	if err != nil {
 		return err
 	}
+	if s.ephemeral != nil {
+		s.ephemeral.OnPresence(p)
+	}
 	s.notifier.WakeUser(p.UserID)
 	for roomID, m := range memberships {
 		if m == string(event.MembershipJoin) {
@@ -332,6 +335,11 @@ func presenceContent(p storage.Presence, now time.Time) PresenceContent {
 		c.CurrentlyActive = &active
 	}
 	return c
+}
+
+// PresenceEphemeral is published presence as an appservice transaction carries it at now.
+func PresenceEphemeral(p storage.Presence, now time.Time) EphemeralEvent {
+	return EphemeralEvent{Type: event.EphemeralEventPresence.Type, Sender: p.UserID, Content: presenceContent(p, now)}
 }
 
 // PresenceEvent is an m.presence event as /sync sends it.
