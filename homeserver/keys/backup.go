@@ -356,7 +356,9 @@ func checkVersionBody(algorithm string, authData json.RawMessage) error {
 // checkRooms checks the keys of a PUT /room_keys/keys request.
 func checkRooms(rooms map[id.RoomID]RoomKeys) error {
 	for roomID, room := range rooms {
-		if len(roomID) < 2 || roomID[0] != '!' {
+		// As web.PathRoomID checks room IDs in paths: a '!' sigil, and at most 255 bytes
+		// (content/appendices.md, "Identifier Grammar").
+		if len(roomID) < 2 || roomID[0] != '!' || len(roomID) > 255 {
 			return mxerr.InvalidParam.WithMessage("%q is not a valid room ID", roomID)
 		}
 		for sessionID, key := range room.Sessions {
