@@ -194,6 +194,18 @@ func (a *API) routesV3(r chi.Router) {
 	r.Put("/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.handleSetTag))
 	r.Delete("/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.handleDeleteTag))
 
+	// Server-side key backups.
+	r.Post("/room_keys/version", a.authed(a.handleCreateBackupVersion))
+	r.Get("/room_keys/version", a.authed(a.handleGetLatestBackupVersion))
+	r.Get("/room_keys/version/{version}", a.authed(a.handleGetBackupVersion))
+	r.Put("/room_keys/version/{version}", a.authed(a.handleUpdateBackupVersion))
+	r.Delete("/room_keys/version/{version}", a.authed(a.handleDeleteBackupVersion))
+	for _, path := range []string{"/room_keys/keys", "/room_keys/keys/{roomId}", "/room_keys/keys/{roomId}/{sessionId}"} {
+		r.Get(path, a.authed(a.handleGetRoomKeys))
+		r.Put(path, a.authed(a.handlePutRoomKeys))
+		r.Delete(path, a.authed(a.handleDeleteRoomKeys))
+	}
+
 	// Sync and filters.
 	r.Get("/sync", a.authed(a.handleSync))
 	r.Get("/events", a.authed(a.handlePeek))

@@ -24,6 +24,7 @@ import (
 	"causeway/homeserver/clientapi"
 	"causeway/homeserver/config"
 	"causeway/homeserver/federation"
+	"causeway/homeserver/keys"
 	"causeway/homeserver/media"
 	"causeway/homeserver/moderation"
 	"causeway/homeserver/push"
@@ -232,6 +233,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Sync:         syncSvc,
 		Moderation:   moderationSvc,
 		Pushers:      pushers,
+		KeyBackups:   keys.NewBackups(db),
 		Appservices:  appservices,
 		Log:          log.With("component", "clientapi"),
 	})

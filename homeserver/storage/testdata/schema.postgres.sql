@@ -177,6 +177,29 @@ created_ts bigint nullable=NO default=""
 room_id text nullable=NO default=""
 event_id text nullable=NO default=""
 
+-- table key_backup_sessions
+user_id text nullable=NO default=""
+version bigint nullable=NO default=""
+room_id text nullable=NO default=""
+session_id text nullable=NO default=""
+first_message_index bigint nullable=NO default=""
+forwarded_count bigint nullable=NO default=""
+is_verified boolean nullable=NO default=""
+session_data text nullable=NO default=""
+updated_ts bigint nullable=NO default=""
+
+-- table key_backup_users
+user_id text nullable=NO default=""
+last_version bigint nullable=NO default=""
+
+-- table key_backup_versions
+user_id text nullable=NO default=""
+version bigint nullable=NO default=""
+algorithm text nullable=NO default=""
+auth_data text nullable=NO default=""
+etag bigint nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
 -- table login_tokens
 token_hash text nullable=NO default=""
 user_id text nullable=NO default=""
@@ -447,6 +470,9 @@ CREATE UNIQUE INDEX events_stream_pos_key ON public.events USING btree (stream_p
 CREATE UNIQUE INDEX filters_pkey ON public.filters USING btree (user_id, filter_id)
 CREATE UNIQUE INDEX forgotten_rooms_pkey ON public.forgotten_rooms USING btree (user_id, room_id)
 CREATE UNIQUE INDEX forward_extremities_pkey ON public.forward_extremities USING btree (room_id, event_id)
+CREATE UNIQUE INDEX key_backup_sessions_pkey ON public.key_backup_sessions USING btree (user_id, version, room_id, session_id)
+CREATE UNIQUE INDEX key_backup_users_pkey ON public.key_backup_users USING btree (user_id)
+CREATE UNIQUE INDEX key_backup_versions_pkey ON public.key_backup_versions USING btree (user_id, version)
 CREATE INDEX login_tokens_expiry ON public.login_tokens USING btree (expires_ts)
 CREATE UNIQUE INDEX login_tokens_pkey ON public.login_tokens USING btree (token_hash)
 CREATE INDEX media_content_hash ON public.media USING btree (content_hash)

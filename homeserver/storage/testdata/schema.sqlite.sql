@@ -257,6 +257,38 @@ CREATE TABLE forward_extremities (
 	PRIMARY KEY (room_id, event_id)
 );
 
+-- table key_backup_sessions
+CREATE TABLE key_backup_sessions (
+	user_id TEXT NOT NULL,
+	version BIGINT NOT NULL,
+	room_id TEXT NOT NULL,
+	session_id TEXT NOT NULL,
+	first_message_index BIGINT NOT NULL,
+	forwarded_count BIGINT NOT NULL,
+	is_verified BOOLEAN NOT NULL,
+	session_data TEXT NOT NULL,
+	updated_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, version, room_id, session_id),
+	FOREIGN KEY (user_id, version) REFERENCES key_backup_versions (user_id, version) ON DELETE CASCADE
+);
+
+-- table key_backup_users
+CREATE TABLE key_backup_users (
+	user_id TEXT PRIMARY KEY REFERENCES users (user_id),
+	last_version BIGINT NOT NULL
+);
+
+-- table key_backup_versions
+CREATE TABLE key_backup_versions (
+	user_id TEXT NOT NULL,
+	version BIGINT NOT NULL,
+	algorithm TEXT NOT NULL,
+	auth_data TEXT NOT NULL, -- a JSON object, opaque to the server
+	etag BIGINT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, version)
+);
+
 -- table login_tokens
 CREATE TABLE login_tokens (
 	token_hash TEXT PRIMARY KEY,
