@@ -194,6 +194,9 @@ func (a *API) routesV3(r chi.Router) {
 	r.Put("/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.handleSetTag))
 	r.Delete("/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.handleDeleteTag))
 
+	// Send-to-device messaging.
+	r.Put("/sendToDevice/{eventType}/{txnId}", a.authed(a.handleSendToDevice))
+
 	// Sync and filters.
 	r.Get("/sync", a.authed(a.handleSync))
 	r.Get("/events", a.authed(a.handlePeek))

@@ -24,6 +24,7 @@ import (
 	"causeway/homeserver/clientapi"
 	"causeway/homeserver/config"
 	"causeway/homeserver/federation"
+	"causeway/homeserver/keys"
 	"causeway/homeserver/media"
 	"causeway/homeserver/moderation"
 	"causeway/homeserver/push"
@@ -216,6 +217,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	pushers := push.NewPushers(db, push.PushersOptions{Log: log.With("component", "push"), Policy: o.pushPolicy})
 	*listeners = append(*listeners, pushers)
 	srv.background = append(srv.background, pushers.Run)
+	toDevice := keys.NewToDevice(db, keys.ToDeviceOptions{ServerName: cfg.ServerName, Waker: notifier, Log: log.With("component", "keys")})
 	api := clientapi.New(clientapi.Options{
 		Config:       cfg.ClientAPI,
 		Registration: cfg.Registration,
@@ -226,6 +228,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Sync:         syncSvc,
 		Moderation:   moderationSvc,
 		Pushers:      pushers,
+		ToDevice:     toDevice,
 		Appservices:  appservices,
 		Log:          log.With("component", "clientapi"),
 	})
