@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,6 +195,31 @@ func TestToDeviceTxnRetry(t *testing.T) {
 			}
 		}
 		wantToDevice(t, "bob", ts.sync(t, bob, url.Values{"since": {since}}), want...)
+	})
+}
+
+// TestToDeviceConcurrentRetries sends one transaction ID many times at once: one message.
+func TestToDeviceConcurrentRetries(t *testing.T) {
+	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
+		ts := startServer(t, driver, dsn)
+		alice := ts.register(t, "alice")
+		bob := ts.register(t, "bob")
+		since := ts.sync(t, bob, url.Values{}).NextBatch
+		to := map[id.UserID]map[id.DeviceID]*event.Content{bob.UserID: {"*": toDeviceContent("once")}}
+		var wg sync.WaitGroup
+		errs := make(chan error, 10)
+		for range 10 {
+			wg.Go(func() { errs <- sendToDeviceTxn(alice, "org.example.c", "same", to) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("a concurrent retry failed: %v", err)
+			}
+		}
+		wantToDevice(t, "bob", ts.sync(t, bob, url.Values{"since": {since}}),
+			toDeviceMsg{alice.UserID, "org.example.c", `{"n":"once"}`})
 	})
 }
 
