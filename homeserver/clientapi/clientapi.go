@@ -40,6 +40,7 @@ type API struct {
 	moderation   *moderation.Service
 	pushers      *push.Pushers
 	backups      *keys.Backups
+	toDevice     *keys.ToDevice
 	appservices  Appservices                 // nil: no application-service layer
 	limiter      *web.RateLimiter            // every limited request
 	actions      map[string]*web.RateLimiter // per action (ratelimit.go), on top
@@ -93,6 +94,7 @@ type Options struct {
 	Moderation   *moderation.Service
 	Pushers      *push.Pushers
 	KeyBackups   *keys.Backups
+	ToDevice     *keys.ToDevice
 	Appservices  Appservices // may be nil
 	Log          *slog.Logger
 }
@@ -110,6 +112,7 @@ func New(opts Options) *API {
 		moderation:   opts.Moderation,
 		pushers:      opts.Pushers,
 		backups:      opts.KeyBackups,
+		toDevice:     opts.ToDevice,
 		appservices:  opts.Appservices,
 		log:          opts.Log,
 	}

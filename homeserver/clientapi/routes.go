@@ -205,6 +205,8 @@ func (a *API) routesV3(r chi.Router) {
 		r.Put(path, a.authed(a.handlePutRoomKeys))
 		r.Delete(path, a.authed(a.handleDeleteRoomKeys))
 	}
+	// Send-to-device messaging.
+	r.Put("/sendToDevice/{eventType}/{txnId}", a.authed(a.handleSendToDevice))
 
 	// Sync and filters.
 	r.Get("/sync", a.authed(a.handleSync))

@@ -223,6 +223,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	pushers := push.NewPushers(db, push.PushersOptions{Log: log.With("component", "push"), Policy: o.pushPolicy})
 	*listeners = append(*listeners, pushers)
 	srv.background = append(srv.background, pushers.Run)
+	toDevice := keys.NewToDevice(db, keys.ToDeviceOptions{ServerName: cfg.ServerName, Waker: notifier, Log: log.With("component", "keys")})
 	api := clientapi.New(clientapi.Options{
 		Config:       cfg.ClientAPI,
 		Registration: cfg.Registration,
@@ -234,6 +235,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Moderation:   moderationSvc,
 		Pushers:      pushers,
 		KeyBackups:   keys.NewBackups(db),
+		ToDevice:     toDevice,
 		Appservices:  appservices,
 		Log:          log.With("component", "clientapi"),
 	})

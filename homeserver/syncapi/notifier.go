@@ -12,7 +12,7 @@ import (
 // Notifier wakes long-polling /sync requests when an event arrives in a room they watch, or
 // when a membership event names their user (an invite to a room they are not in yet), and on
 // changes outside the event stream: typing and receipts in a room (WakeRoom), a user's own
-// private data (WakeUser).
+// private data (WakeUser), a to-device message for one of their devices (WakeDevice).
 // A listener registers before its request reads the database, so an event committed after the
 // read always wakes it; an event committed before is already in what it read.
 type Notifier struct {
@@ -26,6 +26,7 @@ type Listener struct {
 	C      chan struct{}
 	n      *Notifier
 	user   id.UserID
+	device id.DeviceID // "" when the request has none
 	rooms  []id.RoomID
 	closed bool
 }
@@ -37,7 +38,12 @@ func NewNotifier() *Notifier {
 
 // Listen registers a listener for user and the rooms they are in. Call Close when done.
 func (n *Notifier) Listen(user id.UserID, rooms []id.RoomID) *Listener {
-	l := &Listener{C: make(chan struct{}), n: n, user: user, rooms: rooms}
+	return n.ListenDevice(user, "", rooms)
+}
+
+// ListenDevice is Listen for a request of one of user's devices, which WakeDevice wakes too.
+func (n *Notifier) ListenDevice(user id.UserID, device id.DeviceID, rooms []id.RoomID) *Listener {
+	l := &Listener{C: make(chan struct{}), n: n, user: user, device: device, rooms: rooms}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	add(n.byUser, user, l)
@@ -88,6 +94,18 @@ func (n *Notifier) WakeUser(user id.UserID) {
 	defer n.mu.Unlock()
 	for l := range n.byUser[user] {
 		l.wake()
+	}
+}
+
+// WakeDevice wakes the listeners of one device of a user, for a to-device message to it.
+// It implements keys.DeviceWaker.
+func (n *Notifier) WakeDevice(user id.UserID, device id.DeviceID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for l := range n.byUser[user] {
+		if l.device == device {
+			l.wake()
+		}
 	}
 }
 

@@ -37,7 +37,7 @@ type RoomsBlock struct {
 
 // empty reports whether the response carries nothing new.
 func (r *Response) empty() bool {
-	return r.Rooms.empty() && len(r.AccountData.Events) == 0 && len(r.Presence.Events) == 0
+	return r.Rooms.empty() && len(r.AccountData.Events) == 0 && len(r.Presence.Events) == 0 && len(r.ToDevice.Events) == 0
 }
 
 func (b *RoomsBlock) empty() bool {

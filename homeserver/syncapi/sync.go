@@ -22,8 +22,9 @@ type Request struct {
 }
 
 // Sync answers a sync request. An incremental request with nothing new waits up to Timeout for
-// an event, typing or a receipt in the user's rooms, a change of their account data, or of the
-// presence of someone in their rooms, then answers with whatever arrived (possibly nothing).
+// an event, typing or a receipt in the user's rooms, a change of their account data, of the
+// presence of someone in their rooms, or a to-device message for the requesting device, then
+// answers with whatever arrived (possibly nothing).
 // The sync counts for the user's presence as set_presence says.
 func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	setPresence := req.SetPresence
@@ -46,7 +47,7 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	for roomID := range memberships {
 		watched = append(watched, roomID)
 	}
-	l := s.notifier.Listen(req.UserID, watched)
+	l := s.notifier.ListenDevice(req.UserID, req.DeviceID, watched)
 	defer l.Close()
 	resp, err := s.compute(ctx, req)
 	if err != nil || !resp.empty() {
@@ -78,6 +79,7 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 			Receipts:    min(req.Since.Receipts, upto.Receipts),
 			AccountData: min(req.Since.AccountData, upto.AccountData),
 			Presence:    min(req.Since.Presence, upto.Presence),
+			ToDevice:    min(req.Since.ToDevice, upto.ToDevice),
 		}
 		if w.since.Typing > upto.Typing {
 			// A token from before a restart that outran the new positions: send every
@@ -99,11 +101,19 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The token carries the to-device position the response reached, which is short of upto
+	// when the device's queue held more than one response may carry.
+	next := upto
+	toDevice, toDevicePos, err := s.toDeviceSince(ctx, req.UserID, req.DeviceID, w.since.ToDevice, upto.ToDevice)
+	if err != nil {
+		return nil, err
+	}
+	next.ToDevice = toDevicePos
 	resp := &Response{
-		NextBatch:   upto.String(),
+		NextBatch:   next.String(),
 		AccountData: EventsBlock{Events: globalAccountData(req, w.accountData)},
 		Presence:    EventsBlock{Events: presence},
-		ToDevice:    emptyEvents(),
+		ToDevice:    EventsBlock{Events: toDevice},
 	}
 	if !block.empty() {
 		resp.Rooms = block
@@ -127,6 +137,9 @@ func (s *Service) positions(ctx context.Context) (StreamToken, error) {
 		return StreamToken{}, err
 	}
 	if t.Presence, err = s.db.Counter(ctx, "presence"); err != nil {
+		return StreamToken{}, err
+	}
+	if t.ToDevice, err = s.db.Counter(ctx, "to_device"); err != nil {
 		return StreamToken{}, err
 	}
 	return t, nil

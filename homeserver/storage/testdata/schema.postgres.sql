@@ -390,6 +390,28 @@ base_id bigint nullable=NO default=""
 seq bigint nullable=NO default=""
 created_ts bigint nullable=NO default=""
 
+-- table to_device_messages
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+stream_pos bigint nullable=NO default=""
+sender text nullable=NO default=""
+type text nullable=NO default=""
+content text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table to_device_outbox
+destination text nullable=NO default=""
+stream_pos bigint nullable=NO default=""
+content text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table to_device_txns
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+event_type text nullable=NO default=""
+txn_id text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
 -- table transaction_ids
 user_id text nullable=NO default=""
 device_id text nullable=NO default=""
@@ -518,6 +540,12 @@ CREATE UNIQUE INDEX sent_read_positions_pkey ON public.sent_read_positions USING
 CREATE UNIQUE INDEX state_snapshot_entries_pkey ON public.state_snapshot_entries USING btree (snapshot_id, type, state_key)
 CREATE UNIQUE INDEX state_snapshots_pkey ON public.state_snapshots USING btree (snapshot_id)
 CREATE INDEX state_snapshots_room ON public.state_snapshots USING btree (room_id)
+CREATE UNIQUE INDEX to_device_messages_pkey ON public.to_device_messages USING btree (user_id, device_id, stream_pos)
+CREATE INDEX to_device_messages_ts ON public.to_device_messages USING btree (created_ts)
+CREATE UNIQUE INDEX to_device_outbox_pkey ON public.to_device_outbox USING btree (destination, stream_pos)
+CREATE INDEX to_device_outbox_ts ON public.to_device_outbox USING btree (created_ts)
+CREATE UNIQUE INDEX to_device_txns_pkey ON public.to_device_txns USING btree (user_id, device_id, event_type, txn_id)
+CREATE INDEX to_device_txns_ts ON public.to_device_txns USING btree (created_ts)
 CREATE UNIQUE INDEX transaction_ids_pkey ON public.transaction_ids USING btree (user_id, device_id, txn_id)
 CREATE UNIQUE INDEX uia_sessions_pkey ON public.uia_sessions USING btree (session_id)
 CREATE INDEX url_previews_expires ON public.url_previews USING btree (expires_ts)

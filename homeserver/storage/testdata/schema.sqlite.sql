@@ -556,6 +556,38 @@ CREATE TABLE state_snapshots (
 	created_ts BIGINT NOT NULL
 );
 
+-- table to_device_messages
+CREATE TABLE to_device_messages (
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	sender TEXT NOT NULL,
+	type TEXT NOT NULL,
+	content TEXT NOT NULL, -- a JSON object
+	created_ts BIGINT NOT NULL, -- for purging messages a device never collects
+	PRIMARY KEY (user_id, device_id, stream_pos),
+	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
+);
+
+-- table to_device_outbox
+CREATE TABLE to_device_outbox (
+	destination TEXT NOT NULL,
+	stream_pos BIGINT NOT NULL,
+	content TEXT NOT NULL, -- the EDU content: sender, type, message_id, messages
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (destination, stream_pos)
+);
+
+-- table to_device_txns
+CREATE TABLE to_device_txns (
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	event_type TEXT NOT NULL,
+	txn_id TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, device_id, event_type, txn_id)
+);
+
 -- table transaction_ids
 CREATE TABLE transaction_ids (
 	user_id TEXT NOT NULL,
@@ -716,6 +748,15 @@ CREATE INDEX rooms_public ON rooms (room_id) WHERE is_public;
 
 -- index state_snapshots_room
 CREATE INDEX state_snapshots_room ON state_snapshots (room_id);
+
+-- index to_device_messages_ts
+CREATE INDEX to_device_messages_ts ON to_device_messages (created_ts);
+
+-- index to_device_outbox_ts
+CREATE INDEX to_device_outbox_ts ON to_device_outbox (created_ts);
+
+-- index to_device_txns_ts
+CREATE INDEX to_device_txns_ts ON to_device_txns (created_ts);
 
 -- index url_previews_expires
 CREATE INDEX url_previews_expires ON url_previews (expires_ts);
