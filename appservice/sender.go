@@ -207,26 +207,29 @@ func (s *Sender) deliver(ctx context.Context, reg *Registration, txn storage.App
 
 func txnIDString(txnID int64) string { return strconv.FormatInt(txnID, 10) }
 
-// transaction is the body of a transaction request. To-device messages are not pushed yet.
+// transaction is the body of a transaction request.
 type transaction struct {
 	Events []*rooms.ClientEvent `json:"events"`
-	// Ephemeral holds typing and receipts for appservices that receive ephemeral data
-	// (content/application-service-api.md, "Pushing ephemeral data"). The same list goes
+	// Ephemeral holds typing, receipts and presence for appservices that receive ephemeral
+	// data (content/application-service-api.md, "Pushing ephemeral data"). The same list goes
 	// under MSC2409's unstable name, which mautrix-go reads when the stable one is absent and
-	// older bridges read alone; an appservice reading both reads only one.
+	// older bridges read alone; an appservice reading both reads only one. To-device messages
+	// (MSC4203) go the same way.
 	Ephemeral        []syncapi.EphemeralEvent `json:"ephemeral,omitempty"`
 	MSC2409Ephemeral []syncapi.EphemeralEvent `json:"de.sorunome.msc2409.ephemeral,omitempty"`
+	ToDevice         []toDeviceEvent          `json:"to_device,omitempty"`
+	MSC2409ToDevice  []toDeviceEvent          `json:"de.sorunome.msc2409.to_device,omitempty"`
 }
 
-// newTransaction renders events and ephemeral data as a transaction body.
-func (s *Sender) newTransaction(ctx context.Context, evs []*storage.Event, ephemeral []syncapi.EphemeralEvent) ([]byte, error) {
+// newTransaction renders events, ephemeral data and to-device messages as a transaction body.
+func (s *Sender) newTransaction(ctx context.Context, evs []*storage.Event, ephemeral []syncapi.EphemeralEvent, toDevice []toDeviceEvent) ([]byte, error) {
 	// No viewer: unsigned.transaction_id is only for the device that sent an event. The
 	// unsigned.age computed here is resent unchanged on retries, as the body must not change.
 	formatted, err := s.rooms.FormatEvents(ctx, evs, rooms.FormatOptions{Now: s.opts.Now(), NoAggregations: true})
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(transaction{Events: formatted, Ephemeral: ephemeral, MSC2409Ephemeral: ephemeral})
+	return json.Marshal(transaction{Events: formatted, Ephemeral: ephemeral, MSC2409Ephemeral: ephemeral, ToDevice: toDevice, MSC2409ToDevice: toDevice})
 }
 
 // backoff is the wait after the failures-th failure in a row: MinBackoff doubled per earlier
@@ -414,6 +417,7 @@ func (w *worker) send(ctx context.Context) error {
 	w.update(func(st *workerState) {
 		st.inflight = nil
 		st.stream.DeliveredPos, st.stream.LastSuccessTS = txn.UptoPos, now
+		st.stream.ToDevicePos = max(st.stream.ToDevicePos, txn.ToDeviceUpto)
 	})
 	return nil
 }
@@ -455,8 +459,12 @@ func (w *worker) scan(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("ephemeral interest: %w", err)
 	}
+	toDevice, toDeviceUpto, err := w.takeToDevice(ctx)
+	if err != nil {
+		return false, fmt.Errorf("to-device messages: %w", err)
+	}
 	now := w.nowMS()
-	if len(keep) == 0 && len(ephemeral) == 0 {
+	if len(keep) == 0 && len(ephemeral) == 0 && len(toDevice) == 0 {
 		if upto == cursor {
 			return false, nil
 		}
@@ -466,7 +474,7 @@ func (w *worker) scan(ctx context.Context) (bool, error) {
 		w.update(func(st *workerState) { st.stream.DeliveredPos, st.stream.LastSuccessTS = upto, now })
 		return true, nil
 	}
-	body, err := w.s.newTransaction(ctx, keep, ephemeral)
+	body, err := w.s.newTransaction(ctx, keep, ephemeral, toDevice)
 	if err != nil {
 		return false, fmt.Errorf("render transaction: %w", err)
 	}
@@ -474,7 +482,7 @@ func (w *worker) scan(ctx context.Context) (bool, error) {
 	err = w.s.db.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
 		txn, err = tx.InsertAppserviceTxn(ctx, storage.AppserviceTxn{
-			AppserviceID: w.reg.ID, UptoPos: upto, Body: body, EventCount: int64(len(keep)), CreatedTS: now,
+			AppserviceID: w.reg.ID, UptoPos: upto, Body: body, EventCount: int64(len(keep)), CreatedTS: now, ToDeviceUpto: toDeviceUpto,
 		})
 		return err
 	})

@@ -67,8 +67,11 @@ type AppserviceLayer struct {
 	Grants   admin.AppserviceGrants          // double-puppet grants for the admin API
 	Metrics  prometheus.Collector            // delivery metrics for /metrics
 
-	// Ephemeral hears typing and receipt changes (the transaction sender); may be nil.
+	// Ephemeral hears typing, receipt and presence changes (the transaction sender); may be nil.
 	Ephemeral syncapi.EphemeralNotifier
+	// Devices hears that a to-device message was queued (the transaction sender, for MSC4203);
+	// may be nil.
+	Devices keys.DeviceWaker
 }
 
 // Option changes how New assembles the server.
@@ -152,6 +155,15 @@ func (f *ephemeralFanout) OnPresence(p storage.Presence) {
 	}
 }
 
+// deviceWakers passes a queued to-device message's wake-up to every listener.
+type deviceWakers []keys.DeviceWaker
+
+func (d deviceWakers) WakeDevice(userID id.UserID, deviceID id.DeviceID) {
+	for _, w := range d {
+		w.WakeDevice(userID, deviceID)
+	}
+}
+
 // New opens the database (migrating it), loads or creates the signing key and wires the services.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	var o options
@@ -194,6 +206,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	srv := &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, metrics: prometheus.NewRegistry(), log: log}
 	srv.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var appservices clientapi.Appservices
+	wakers := deviceWakers{notifier}
 	var statuses admin.AppserviceStatuses
 	var grants admin.AppserviceGrants
 	if o.appservices != nil {
@@ -212,6 +225,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		if layer.Run != nil {
 			srv.background = append(srv.background, layer.Run)
 		}
+		if layer.Devices != nil {
+			wakers = append(wakers, layer.Devices)
+		}
 		if layer.Ephemeral != nil {
 			*ephemeral = append(*ephemeral, layer.Ephemeral)
 		}
@@ -223,7 +239,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	pushers := push.NewPushers(db, push.PushersOptions{Log: log.With("component", "push"), Policy: o.pushPolicy})
 	*listeners = append(*listeners, pushers)
 	srv.background = append(srv.background, pushers.Run)
-	toDevice := keys.NewToDevice(db, keys.ToDeviceOptions{ServerName: cfg.ServerName, Waker: notifier, Log: log.With("component", "keys")})
+	toDevice := keys.NewToDevice(db, keys.ToDeviceOptions{ServerName: cfg.ServerName, Waker: wakers, Log: log.With("component", "keys")})
 	api := clientapi.New(clientapi.Options{
 		Config:       cfg.ClientAPI,
 		Registration: cfg.Registration,

@@ -16,6 +16,7 @@ type AppserviceStream struct {
 	LastSuccessTS int64
 	LastError     string
 	LastErrorTS   int64
+	ToDevicePos   int64 // the to-device messages at or below this position were delivered
 }
 
 // AppserviceTxn is an appservice's transaction in flight.
@@ -26,6 +27,7 @@ type AppserviceTxn struct {
 	Body         []byte
 	EventCount   int64
 	CreatedTS    int64
+	ToDeviceUpto int64 // delivering this transaction delivers the to-device messages up to here
 }
 
 const (
@@ -33,12 +35,16 @@ const (
 	// replay the server's history into it.
 	insertAppserviceStream = `INSERT INTO appservice_streams (appservice_id, delivered_pos, created_ts)
 		VALUES ($1, $2, $3) ON CONFLICT (appservice_id) DO NOTHING`
-	selectAppserviceStream = `SELECT appservice_id, delivered_pos, next_txn_id, last_success_ts, last_error, last_error_ts
+	selectAppserviceStream = `SELECT appservice_id, delivered_pos, next_txn_id, last_success_ts, last_error, last_error_ts, to_device_pos
 		FROM appservice_streams WHERE appservice_id = $1`
-	selectAppserviceTxn = `SELECT appservice_id, txn_id, upto_pos, body, event_count, created_ts
+	selectAppserviceTxn = `SELECT appservice_id, txn_id, upto_pos, body, event_count, created_ts, to_device_upto
 		FROM appservice_txns WHERE appservice_id = $1`
-	insertAppserviceTxn = `INSERT INTO appservice_txns (appservice_id, txn_id, upto_pos, body, event_count, created_ts)
-		VALUES ($1, $2, $3, $4, $5, $6)`
+	insertAppserviceTxn = `INSERT INTO appservice_txns (appservice_id, txn_id, upto_pos, body, event_count, created_ts, to_device_upto)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	// The transaction's to-device messages leave the queue once it is delivered.
+	advanceAppserviceToDevice = `UPDATE appservice_streams SET to_device_pos = $2 WHERE appservice_id = $1 AND to_device_pos < $2`
+	deleteAppserviceToDevice  = `DELETE FROM to_device_messages WHERE stream_pos <= $2
+		AND user_id IN (SELECT user_id FROM users WHERE appservice_id = $1)`
 	bumpAppserviceTxnID = `UPDATE appservice_streams SET next_txn_id = next_txn_id + 1 WHERE appservice_id = $1`
 	deleteAppserviceTxn = `DELETE FROM appservice_txns WHERE appservice_id = $1 AND txn_id = $2`
 	advanceAppservice   = `UPDATE appservice_streams SET delivered_pos = $2, last_success_ts = $3 WHERE appservice_id = $1`
@@ -57,7 +63,7 @@ func (c conn) EnsureAppserviceStream(ctx context.Context, appserviceID string, s
 	}
 	var s AppserviceStream
 	err := c.q.QueryRow(ctx, selectAppserviceStream, appserviceID).Scan(&s.AppserviceID, &s.DeliveredPos, &s.NextTxnID,
-		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS)
+		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS, &s.ToDevicePos)
 	if err != nil {
 		return AppserviceStream{}, fmt.Errorf("appservice stream %s: %w", appserviceID, err)
 	}
@@ -67,7 +73,7 @@ func (c conn) EnsureAppserviceStream(ctx context.Context, appserviceID string, s
 // AppserviceTxnInFlight returns the transaction waiting to be (re)sent, or ErrNotFound.
 func (c conn) AppserviceTxnInFlight(ctx context.Context, appserviceID string) (AppserviceTxn, error) {
 	var t AppserviceTxn
-	err := c.q.QueryRow(ctx, selectAppserviceTxn, appserviceID).Scan(&t.AppserviceID, &t.TxnID, &t.UptoPos, &t.Body, &t.EventCount, &t.CreatedTS)
+	err := c.q.QueryRow(ctx, selectAppserviceTxn, appserviceID).Scan(&t.AppserviceID, &t.TxnID, &t.UptoPos, &t.Body, &t.EventCount, &t.CreatedTS, &t.ToDeviceUpto)
 	if err != nil {
 		return AppserviceTxn{}, fmt.Errorf("appservice txn of %s: %w", appserviceID, err)
 	}
@@ -79,7 +85,7 @@ func (c conn) AppserviceTxnInFlight(ctx context.Context, appserviceID string) (A
 func (tx *Tx) InsertAppserviceTxn(ctx context.Context, t AppserviceTxn) (AppserviceTxn, error) {
 	var s AppserviceStream
 	err := tx.q.QueryRow(ctx, selectAppserviceStream, t.AppserviceID).Scan(&s.AppserviceID, &s.DeliveredPos, &s.NextTxnID,
-		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS)
+		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS, &s.ToDevicePos)
 	if err != nil {
 		return AppserviceTxn{}, fmt.Errorf("appservice stream %s: %w", t.AppserviceID, err)
 	}
@@ -87,24 +93,44 @@ func (tx *Tx) InsertAppserviceTxn(ctx context.Context, t AppserviceTxn) (Appserv
 	if _, err := tx.q.Exec(ctx, bumpAppserviceTxnID, t.AppserviceID); err != nil {
 		return AppserviceTxn{}, err
 	}
-	if _, err := tx.q.Exec(ctx, insertAppserviceTxn, t.AppserviceID, t.TxnID, t.UptoPos, t.Body, t.EventCount, t.CreatedTS); err != nil {
+	if _, err := tx.q.Exec(ctx, insertAppserviceTxn, t.AppserviceID, t.TxnID, t.UptoPos, t.Body, t.EventCount, t.CreatedTS, t.ToDeviceUpto); err != nil {
 		return AppserviceTxn{}, fmt.Errorf("insert appservice txn: %w", err)
 	}
 	return t, nil
 }
 
-// CompleteAppserviceTxn records a delivered transaction: it is removed and the cursor moves to
-// its end. It returns ErrNotFound if the transaction was already completed.
+// CompleteAppserviceTxn records a delivered transaction: it is removed, the cursor moves to
+// its end, and the to-device messages it carried leave the queue. It returns ErrNotFound if
+// the transaction was already completed.
 func (tx *Tx) CompleteAppserviceTxn(ctx context.Context, t AppserviceTxn, nowTS int64) error {
 	if err := tx.expectOne(ctx, "complete appservice txn", deleteAppserviceTxn, t.AppserviceID, t.TxnID); err != nil {
 		return err
 	}
-	return tx.expectOne(ctx, "advance appservice stream", advanceAppservice, t.AppserviceID, t.UptoPos, nowTS)
+	if err := tx.expectOne(ctx, "advance appservice stream", advanceAppservice, t.AppserviceID, t.UptoPos, nowTS); err != nil {
+		return err
+	}
+	if t.ToDeviceUpto == 0 {
+		return nil
+	}
+	if _, err := tx.q.Exec(ctx, advanceAppserviceToDevice, t.AppserviceID, t.ToDeviceUpto); err != nil {
+		return fmt.Errorf("advance appservice to-device: %w", err)
+	}
+	if _, err := tx.q.Exec(ctx, deleteAppserviceToDevice, t.AppserviceID, t.ToDeviceUpto); err != nil {
+		return fmt.Errorf("delete delivered to-device messages: %w", err)
+	}
+	return nil
 }
 
 // AdvanceAppserviceStream moves the cursor over events that interest the appservice not at all.
 func (c conn) AdvanceAppserviceStream(ctx context.Context, appserviceID string, pos, nowTS int64) error {
 	return c.expectOne(ctx, "advance appservice stream", advanceAppservice, appserviceID, pos, nowTS)
+}
+
+// AdvanceAppserviceToDevice moves the appservice's to-device cursor over messages that are
+// not for its users.
+func (c conn) AdvanceAppserviceToDevice(ctx context.Context, appserviceID string, pos int64) error {
+	_, err := c.q.Exec(ctx, advanceAppserviceToDevice, appserviceID, pos)
+	return err
 }
 
 // RecordAppserviceError notes a failed delivery attempt for status reports.

@@ -153,3 +153,26 @@ func (tx *Tx) DeleteToDeviceOlderThan(ctx context.Context, ts int64) (int64, err
 	}
 	return total, nil
 }
+
+// ToDeviceForAppservice returns up to limit of the queued messages in (after, upto] of the
+// users an appservice registered, in the order they were sent (MSC4203).
+func (c conn) ToDeviceForAppservice(ctx context.Context, appserviceID string, after, upto int64, limit int) ([]ToDeviceMessage, error) {
+	rows, err := c.q.Query(ctx, `SELECT m.user_id, m.device_id, m.stream_pos, m.sender, m.type, m.content FROM to_device_messages m
+		JOIN users u ON u.user_id = m.user_id AND u.appservice_id = $1
+		WHERE m.stream_pos > $2 AND m.stream_pos <= $3 ORDER BY m.stream_pos, m.user_id, m.device_id LIMIT $4`, appserviceID, after, upto, limit)
+	if err != nil {
+		return nil, fmt.Errorf("to-device messages of appservice %s: %w", appserviceID, err)
+	}
+	defer rows.Close()
+	var out []ToDeviceMessage
+	for rows.Next() {
+		var m ToDeviceMessage
+		var content string
+		if err := rows.Scan(&m.UserID, &m.DeviceID, &m.StreamPos, &m.Sender, &m.Type, &content); err != nil {
+			return nil, err
+		}
+		m.Content = json.RawMessage(content)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

@@ -28,6 +28,7 @@ last_success_ts bigint nullable=NO default="0"
 last_error text nullable=NO default="''::text"
 last_error_ts bigint nullable=NO default="0"
 created_ts bigint nullable=NO default=""
+to_device_pos bigint nullable=NO default="0"
 
 -- table appservice_txns
 appservice_id text nullable=NO default=""
@@ -36,6 +37,7 @@ upto_pos bigint nullable=NO default=""
 body bytea nullable=NO default=""
 event_count bigint nullable=NO default=""
 created_ts bigint nullable=NO default=""
+to_device_upto bigint nullable=NO default="0"
 
 -- table bridge_ghosts
 network text nullable=NO default=""
@@ -541,6 +543,7 @@ CREATE UNIQUE INDEX state_snapshot_entries_pkey ON public.state_snapshot_entries
 CREATE UNIQUE INDEX state_snapshots_pkey ON public.state_snapshots USING btree (snapshot_id)
 CREATE INDEX state_snapshots_room ON public.state_snapshots USING btree (room_id)
 CREATE UNIQUE INDEX to_device_messages_pkey ON public.to_device_messages USING btree (user_id, device_id, stream_pos)
+CREATE INDEX to_device_messages_pos ON public.to_device_messages USING btree (stream_pos)
 CREATE INDEX to_device_messages_ts ON public.to_device_messages USING btree (created_ts)
 CREATE UNIQUE INDEX to_device_outbox_pkey ON public.to_device_outbox USING btree (destination, stream_pos)
 CREATE INDEX to_device_outbox_ts ON public.to_device_outbox USING btree (created_ts)
@@ -550,4 +553,5 @@ CREATE UNIQUE INDEX transaction_ids_pkey ON public.transaction_ids USING btree (
 CREATE UNIQUE INDEX uia_sessions_pkey ON public.uia_sessions USING btree (session_id)
 CREATE INDEX url_previews_expires ON public.url_previews USING btree (expires_ts)
 CREATE UNIQUE INDEX url_previews_pkey ON public.url_previews USING btree (url)
+CREATE INDEX users_appservice ON public.users USING btree (appservice_id) WHERE (appservice_id IS NOT NULL)
 CREATE UNIQUE INDEX users_pkey ON public.users USING btree (user_id)

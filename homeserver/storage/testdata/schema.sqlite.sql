@@ -38,7 +38,7 @@ CREATE TABLE appservice_streams (
 	last_error TEXT NOT NULL DEFAULT '',
 	last_error_ts BIGINT NOT NULL DEFAULT 0,
 	created_ts BIGINT NOT NULL
-);
+, to_device_pos BIGINT NOT NULL DEFAULT 0);
 
 -- table appservice_txns
 CREATE TABLE appservice_txns (
@@ -49,7 +49,7 @@ CREATE TABLE appservice_txns (
 	body BYTEA NOT NULL,
 	event_count BIGINT NOT NULL,
 	created_ts BIGINT NOT NULL
-);
+, to_device_upto BIGINT NOT NULL DEFAULT 0);
 
 -- table bridge_ghosts
 CREATE TABLE bridge_ghosts (
@@ -749,6 +749,9 @@ CREATE INDEX rooms_public ON rooms (room_id) WHERE is_public;
 -- index state_snapshots_room
 CREATE INDEX state_snapshots_room ON state_snapshots (room_id);
 
+-- index to_device_messages_pos
+CREATE INDEX to_device_messages_pos ON to_device_messages (stream_pos);
+
 -- index to_device_messages_ts
 CREATE INDEX to_device_messages_ts ON to_device_messages (created_ts);
 
@@ -760,4 +763,7 @@ CREATE INDEX to_device_txns_ts ON to_device_txns (created_ts);
 
 -- index url_previews_expires
 CREATE INDEX url_previews_expires ON url_previews (expires_ts);
+
+-- index users_appservice
+CREATE INDEX users_appservice ON users (appservice_id) WHERE appservice_id IS NOT NULL;
 
