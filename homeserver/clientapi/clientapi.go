@@ -18,6 +18,7 @@ import (
 
 	"causeway/homeserver/accounts"
 	"causeway/homeserver/config"
+	"causeway/homeserver/keys"
 	"causeway/homeserver/moderation"
 	"causeway/homeserver/mxerr"
 	"causeway/homeserver/push"
@@ -38,6 +39,7 @@ type API struct {
 	sync         *syncapi.Service
 	moderation   *moderation.Service
 	pushers      *push.Pushers
+	keys         *keys.DeviceKeys
 	appservices  Appservices                 // nil: no application-service layer
 	limiter      *web.RateLimiter            // every limited request
 	actions      map[string]*web.RateLimiter // per action (ratelimit.go), on top
@@ -90,6 +92,7 @@ type Options struct {
 	Sync         *syncapi.Service
 	Moderation   *moderation.Service
 	Pushers      *push.Pushers
+	Keys         *keys.DeviceKeys
 	Appservices  Appservices // may be nil
 	Log          *slog.Logger
 }
@@ -106,6 +109,7 @@ func New(opts Options) *API {
 		sync:         opts.Sync,
 		moderation:   opts.Moderation,
 		pushers:      opts.Pushers,
+		keys:         opts.Keys,
 		appservices:  opts.Appservices,
 		log:          opts.Log,
 	}

@@ -194,6 +194,14 @@ func (a *API) routesV3(r chi.Router) {
 	r.Put("/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.handleSetTag))
 	r.Delete("/user/{userId}/rooms/{roomId}/tags/{tag}", a.authed(a.handleDeleteTag))
 
+	// End-to-end encryption keys.
+	r.Post("/keys/upload", a.authed(a.handleUploadKeys))
+	r.Post("/keys/query", a.authed(a.handleQueryKeys))
+	r.Post("/keys/claim", a.authed(a.handleClaimKeys))
+	r.Get("/keys/changes", a.authed(a.handleKeyChanges))
+	r.Post("/keys/device_signing/upload", a.authed(a.handleUploadCrossSigningKeys))
+	r.Post("/keys/signatures/upload", a.authed(a.handleUploadSignatures))
+
 	// Sync and filters.
 	r.Get("/sync", a.authed(a.handleSync))
 	r.Get("/events", a.authed(a.handlePeek))

@@ -24,6 +24,7 @@ import (
 	"causeway/homeserver/clientapi"
 	"causeway/homeserver/config"
 	"causeway/homeserver/federation"
+	"causeway/homeserver/keys"
 	"causeway/homeserver/media"
 	"causeway/homeserver/moderation"
 	"causeway/homeserver/push"
@@ -183,6 +184,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		AccessTokenLifetime:   cfg.ClientAPI.AccessTokenLifetime.Std(),
 		RefreshAccessLifetime: cfg.ClientAPI.RefreshTokenAccessLifetime.Std(),
 		Log:                   log.With("component", "accounts"),
+		DeviceLists:           syncSvc,
 	})
 	srv := &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, metrics: prometheus.NewRegistry(), log: log}
 	srv.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -226,8 +228,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Sync:         syncSvc,
 		Moderation:   moderationSvc,
 		Pushers:      pushers,
-		Appservices:  appservices,
-		Log:          log.With("component", "clientapi"),
+		Keys: keys.NewDeviceKeys(db, keys.DeviceKeysOptions{
+			ServerName: cfg.ServerName,
+			Notifier:   syncSvc,
+			Log:        log.With("component", "keys"),
+		}),
+		Appservices: appservices,
+		Log:         log.With("component", "clientapi"),
 	})
 	blobs, err := media.NewDiskStore(filepath.Join(cfg.DataDir, "media"))
 	if err != nil {
