@@ -422,7 +422,7 @@ func signaturesOf(sigs []storage.KeySignature, targetKeyID string) []storage.Key
 
 // ClaimResult is the body of a POST /keys/claim answer.
 type ClaimResult struct {
-	Failures    map[string]Failure                                               `json:"failures"`
+	Failures    map[string]Failure                                       `json:"failures"`
 	OneTimeKeys map[id.UserID]map[id.DeviceID]map[string]json.RawMessage `json:"one_time_keys"`
 }
 
