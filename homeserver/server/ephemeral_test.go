@@ -411,7 +411,7 @@ func TestSyncTokenStreams(t *testing.T) {
 		if err != nil {
 			t.Fatalf("next_batch %q: %v", first.NextBatch, err)
 		}
-		if strings.Count(first.NextBatch, "_") != 4 || tok.Events == 0 || tok.Typing == 0 || tok.Receipts == 0 || tok.AccountData == 0 {
+		if strings.Count(first.NextBatch, "_") != 6 || tok.Events == 0 || tok.Typing == 0 || tok.Receipts == 0 || tok.AccountData == 0 {
 			t.Errorf("next_batch %q lacks a stream position", first.NextBatch)
 		}
 
