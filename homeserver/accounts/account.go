@@ -56,7 +56,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID id.UserID, newPassw
 			return err
 		}
 		if logoutDevices {
-			_, err = tx.DeleteDevicesExcept(ctx, userID, keepDevice)
+			_, err = tx.DeleteDevicesExcept(ctx, userID, keepDevice, s.nowMS())
 		}
 		return err
 	})
@@ -65,6 +65,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID id.UserID, newPassw
 	}
 	if logoutDevices {
 		s.forgetDevices(userID) // the kept device's entry is rebuilt at its next request
+		s.devicesChanged(ctx, userID)
 	}
 	s.log.InfoContext(ctx, "password changed", "user_id", userID, "logout_devices", logoutDevices)
 	return nil
@@ -80,12 +81,13 @@ func (s *Service) Deactivate(ctx context.Context, userID id.UserID) error {
 		if err := tx.DeactivateUser(ctx, userID); err != nil {
 			return err
 		}
-		return tx.DeleteAllDevices(ctx, userID)
+		return tx.DeleteAllDevices(ctx, userID, s.nowMS())
 	})
 	if err != nil {
 		return opError("deactivate", err)
 	}
 	s.forgetDevices(userID)
+	s.devicesChanged(ctx, userID)
 	s.log.InfoContext(ctx, "deactivated account", "user_id", userID)
 	return nil
 }

@@ -8,11 +8,13 @@
 // shape of the UIA 401 body, request parsing and rate limiting belong to clientapi.
 //
 // What happens around an account but is not an account does not belong here either: leaving
-// rooms on deactivation (rooms), deleting device keys with a device (keys), appservice
-// namespace checks (appservice).
+// rooms on deactivation (rooms), uploading and serving device keys (keys), appservice
+// namespace checks (appservice). A deleted device takes its keys with it (foreign keys) and
+// its deletion is recorded in the device-list stream in the same transaction.
 package accounts
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +42,16 @@ type Options struct {
 	Now func() time.Time
 	// Log receives the service's records; nil discards them.
 	Log *slog.Logger
+	// DeviceLists hears of every committed change of a user's devices; may be nil.
+	DeviceLists DeviceListNotifier
+}
+
+// DeviceListNotifier hears that a user's device list changed (a device renamed or deleted)
+// after the change, recorded in the "device_lists" stream in the same transaction, has
+// committed: syncapi wakes the long polls of the users who share a room with them. It must not
+// block for long.
+type DeviceListNotifier interface {
+	DeviceListChanged(ctx context.Context, userID id.UserID)
 }
 
 // DefaultRefreshAccessLifetime is the lifetime of access tokens issued with a refresh token when
@@ -66,6 +78,7 @@ type Service struct {
 	refreshAccessLifetime time.Duration
 	now                   func() time.Time
 	log                   *slog.Logger
+	deviceLists           DeviceListNotifier // nil: nobody to wake
 
 	hashParams argon2Params
 	// hashSlots bounds concurrent password hashes: each one holds hashParams.memory of RAM, so
@@ -90,6 +103,7 @@ func New(db *storage.DB, opts Options) *Service {
 		refreshAccessLifetime: opts.RefreshAccessLifetime,
 		now:                   opts.Now,
 		log:                   opts.Log,
+		deviceLists:           opts.DeviceLists,
 		hashParams:            defaultArgon2Params,
 		hashSlots:             make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
 		used:                  make(map[deviceKey]deviceUse),
@@ -112,6 +126,13 @@ func (s *Service) userID(localpart string) id.UserID {
 }
 
 func (s *Service) nowMS() int64 { return s.now().UnixMilli() }
+
+// devicesChanged tells the device-list notifier, if any, that the user's devices changed.
+func (s *Service) devicesChanged(ctx context.Context, userID id.UserID) {
+	if s.deviceLists != nil {
+		s.deviceLists.DeviceListChanged(ctx, userID)
+	}
+}
 
 // opError returns a protocol answer (a mautrix.RespError) as it is, so that callers and the
 // error writer see the value itself, and wraps anything else with the operation's name.

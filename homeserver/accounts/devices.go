@@ -60,20 +60,27 @@ func (s *Service) RenameDevice(ctx context.Context, userID id.UserID, deviceID i
 	if utf8.RuneCountInString(name) > MaxDeviceDisplayName {
 		return mxerr.InvalidParam.WithMessage("Device display name may not be longer than %d characters", MaxDeviceDisplayName)
 	}
-	err := s.db.UpdateDeviceName(ctx, userID, deviceID, name)
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		return tx.UpdateDeviceName(ctx, userID, deviceID, name, s.nowMS())
+	})
 	if errors.Is(err, storage.ErrNotFound) {
 		return errUnknownDevice
 	}
-	return opError("rename device", err)
+	if err != nil {
+		return opError("rename device", err)
+	}
+	s.devicesChanged(ctx, userID)
+	return nil
 }
 
 // DeleteDevices deletes the user's devices with the given IDs, and so their tokens, in one
-// transaction. IDs the user has no device for are ignored: the spec answers 200 for a device
-// "removed previously". Deleting the devices' keys is the caller's job (keys).
+// transaction, with their keys (storage.Tx.DeleteDevice), and records the change of the user's
+// device list. IDs the user has no device for are ignored: the spec answers 200 for a device
+// "removed previously".
 func (s *Service) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs []id.DeviceID) error {
 	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		for _, d := range deviceIDs {
-			if err := tx.DeleteDevice(ctx, userID, d); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			if err := tx.DeleteDevice(ctx, userID, d, s.nowMS()); err != nil && !errors.Is(err, storage.ErrNotFound) {
 				return err
 			}
 		}
@@ -84,6 +91,7 @@ func (s *Service) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs
 	}
 	if len(deviceIDs) > 0 {
 		s.forgetDevices(userID, deviceIDs...)
+		s.devicesChanged(ctx, userID)
 	}
 	return nil
 }
@@ -100,12 +108,15 @@ func (s *Service) CreateDevice(ctx context.Context, userID id.UserID, deviceID i
 	}
 	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
 		if _, err := tx.DeviceByID(ctx, userID, deviceID); err == nil {
-			return tx.UpdateDeviceName(ctx, userID, deviceID, name)
+			return tx.UpdateDeviceName(ctx, userID, deviceID, name, s.nowMS())
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
 		created = true
 		return tx.UpsertDevice(ctx, storage.Device{UserID: userID, DeviceID: deviceID, DisplayName: name, CreatedTS: s.nowMS()})
 	})
+	if err == nil && !created {
+		s.devicesChanged(ctx, userID)
+	}
 	return created, opError("create device", err)
 }

@@ -172,22 +172,31 @@ func (s *Service) startSession(ctx context.Context, p LoginParams, rehash string
 }
 
 // Logout ends the session of the requester's access token: its device is deleted, and with it
-// every token of the device (data/api/client-server/logout.yaml). Deleting the device's keys
-// is the caller's job (keys). A device already gone is no error.
+// every token and key of the device (data/api/client-server/logout.yaml), and the change of the
+// user's device list is recorded. A device already gone is no error.
 func (s *Service) Logout(ctx context.Context, r Requester) error {
-	err := s.db.DeleteDevice(ctx, r.UserID, r.DeviceID)
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		return tx.DeleteDevice(ctx, r.UserID, r.DeviceID, s.nowMS())
+	})
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return opError("logout", err)
 	}
 	s.forgetDevices(r.UserID, r.DeviceID)
+	if err == nil {
+		s.devicesChanged(ctx, r.UserID)
+	}
 	return nil
 }
 
 // LogoutAll deletes every device of the user, and so every token (POST /logout/all).
 func (s *Service) LogoutAll(ctx context.Context, userID id.UserID) error {
-	if err := s.db.DeleteAllDevices(ctx, userID); err != nil {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		return tx.DeleteAllDevices(ctx, userID, s.nowMS())
+	})
+	if err != nil {
 		return opError("logout all", err)
 	}
 	s.forgetDevices(userID)
+	s.devicesChanged(ctx, userID)
 	return nil
 }

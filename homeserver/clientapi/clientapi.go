@@ -41,6 +41,7 @@ type API struct {
 	pushers      *push.Pushers
 	backups      *keys.Backups
 	toDevice     *keys.ToDevice
+	keys         *keys.DeviceKeys
 	appservices  Appservices                 // nil: no application-service layer
 	limiter      *web.RateLimiter            // every limited request
 	actions      map[string]*web.RateLimiter // per action (ratelimit.go), on top
@@ -95,6 +96,7 @@ type Options struct {
 	Pushers      *push.Pushers
 	KeyBackups   *keys.Backups
 	ToDevice     *keys.ToDevice
+	Keys         *keys.DeviceKeys
 	Appservices  Appservices // may be nil
 	Log          *slog.Logger
 }
@@ -113,6 +115,7 @@ func New(opts Options) *API {
 		pushers:      opts.Pushers,
 		backups:      opts.KeyBackups,
 		toDevice:     opts.ToDevice,
+		keys:         opts.Keys,
 		appservices:  opts.Appservices,
 		log:          opts.Log,
 	}

@@ -207,6 +207,13 @@ func (a *API) routesV3(r chi.Router) {
 	}
 	// Send-to-device messaging.
 	r.Put("/sendToDevice/{eventType}/{txnId}", a.authed(a.handleSendToDevice))
+	// End-to-end encryption keys.
+	r.Post("/keys/upload", a.authed(a.handleUploadKeys))
+	r.Post("/keys/query", a.authed(a.handleQueryKeys))
+	r.Post("/keys/claim", a.authed(a.handleClaimKeys))
+	r.Get("/keys/changes", a.authed(a.handleKeyChanges))
+	r.Post("/keys/device_signing/upload", a.authed(a.handleUploadCrossSigningKeys))
+	r.Post("/keys/signatures/upload", a.authed(a.handleUploadSignatures))
 
 	// Sync and filters.
 	r.Get("/sync", a.authed(a.handleSync))

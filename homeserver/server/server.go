@@ -202,6 +202,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		AccessTokenLifetime:   cfg.ClientAPI.AccessTokenLifetime.Std(),
 		RefreshAccessLifetime: cfg.ClientAPI.RefreshTokenAccessLifetime.Std(),
 		Log:                   log.With("component", "accounts"),
+		DeviceLists:           syncSvc,
 	})
 	srv := &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, metrics: prometheus.NewRegistry(), log: log}
 	srv.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -252,8 +253,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Pushers:      pushers,
 		KeyBackups:   keys.NewBackups(db),
 		ToDevice:     toDevice,
-		Appservices:  appservices,
-		Log:          log.With("component", "clientapi"),
+		Keys: keys.NewDeviceKeys(db, keys.DeviceKeysOptions{
+			ServerName: cfg.ServerName,
+			Notifier:   syncSvc,
+			Log:        log.With("component", "keys"),
+		}),
+		Appservices: appservices,
+		Log:         log.With("component", "clientapi"),
 	})
 	blobs, err := media.NewDiskStore(filepath.Join(cfg.DataDir, "media"))
 	if err != nil {

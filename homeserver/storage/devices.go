@@ -28,9 +28,9 @@ const (
 	updateDeviceName = `UPDATE devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2`
 	touchDevice      = `UPDATE devices SET last_seen_ts = $3, last_seen_ip = CASE WHEN $4 = '' THEN last_seen_ip ELSE $4 END
 		WHERE user_id = $1 AND device_id = $2`
-	deleteDevice       = `DELETE FROM devices WHERE user_id = $1 AND device_id = $2`
-	deleteAllDevices   = `DELETE FROM devices WHERE user_id = $1`
-	deleteOtherDevices = `DELETE FROM devices WHERE user_id = $1 AND device_id <> $2`
+	deleteDevice       = `DELETE FROM devices WHERE user_id = $1 AND device_id = $2 RETURNING device_id`
+	deleteAllDevices   = `DELETE FROM devices WHERE user_id = $1 RETURNING device_id`
+	deleteOtherDevices = `DELETE FROM devices WHERE user_id = $1 AND device_id <> $2 RETURNING device_id`
 )
 
 // UpsertDevice creates the device, or on re-login with the same ID refreshes its last-seen time
@@ -73,9 +73,14 @@ func (c conn) DeviceByID(ctx context.Context, userID id.UserID, deviceID id.Devi
 	return d, nil
 }
 
-// UpdateDeviceName renames a device; ErrNotFound if it does not exist.
-func (c conn) UpdateDeviceName(ctx context.Context, userID id.UserID, deviceID id.DeviceID, name string) error {
-	return c.expectOne(ctx, "rename device", updateDeviceName, userID, deviceID, nullIfEmpty(name))
+// UpdateDeviceName renames a device and records a change of the user's device list (the
+// name shows in /keys/query); ErrNotFound if it does not exist. ts is the time (Unix ms).
+func (tx *Tx) UpdateDeviceName(ctx context.Context, userID id.UserID, deviceID id.DeviceID, name string, ts int64) error {
+	if err := tx.expectOne(ctx, "rename device", updateDeviceName, userID, deviceID, nullIfEmpty(name)); err != nil {
+		return err
+	}
+	_, err := tx.AddDeviceListChange(ctx, userID, deviceID, ts)
+	return err
 }
 
 // TouchDevice records when and from where the device was last seen; an empty ip keeps the last
@@ -85,23 +90,44 @@ func (c conn) TouchDevice(ctx context.Context, userID id.UserID, deviceID id.Dev
 	return err
 }
 
-// DeleteDevice removes a device together with its access and refresh tokens.
-func (c conn) DeleteDevice(ctx context.Context, userID id.UserID, deviceID id.DeviceID) error {
-	return c.expectOne(ctx, "delete device", deleteDevice, userID, deviceID)
-}
-
-// DeleteAllDevices removes every device of the user, and so every token.
-func (c conn) DeleteAllDevices(ctx context.Context, userID id.UserID) error {
-	_, err := c.q.Exec(ctx, deleteAllDevices, userID)
+// DeleteDevice removes a device together with its tokens and keys, and records the change of
+// the user's device list; ErrNotFound if it does not exist. ts is the time (Unix ms).
+func (tx *Tx) DeleteDevice(ctx context.Context, userID id.UserID, deviceID id.DeviceID, ts int64) error {
+	n, err := tx.deleteDevices(ctx, userID, ts, deleteDevice, userID, deviceID)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("delete device %s/%s: %w", userID, deviceID, ErrNotFound)
+	}
 	return err
 }
 
-// DeleteDevicesExcept removes every device of the user but keep, and so their tokens. It
-// reports how many it removed.
-func (c conn) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID) (int64, error) {
-	n, err := c.q.Exec(ctx, deleteOtherDevices, userID, keep)
+// DeleteAllDevices removes every device of the user, and so every token and device key.
+func (tx *Tx) DeleteAllDevices(ctx context.Context, userID id.UserID, ts int64) error {
+	_, err := tx.deleteDevices(ctx, userID, ts, deleteAllDevices, userID)
+	return err
+}
+
+// DeleteDevicesExcept removes every device of the user but keep, and so their tokens and
+// keys. It reports how many it removed.
+func (tx *Tx) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID, ts int64) (int64, error) {
+	return tx.deleteDevices(ctx, userID, ts, deleteOtherDevices, userID, keep)
+}
+
+// deleteDevices runs a DELETE of devices returning their IDs, then deletes the signatures
+// uploaded for their keys (which have no foreign key to the device: see key_signatures) and
+// records a device-list change for each. Everything else of a device (tokens, keys, pushers)
+// goes by foreign-key cascade.
+func (tx *Tx) deleteDevices(ctx context.Context, userID id.UserID, ts int64, query string, args ...any) (int64, error) {
+	deleted, err := queryList[id.DeviceID](ctx, tx.q, query, args...)
 	if err != nil {
 		return 0, fmt.Errorf("delete devices of %s: %w", userID, err)
 	}
-	return n, nil
+	for _, d := range deleted {
+		if err := tx.DeleteKeySignatures(ctx, userID, string(d)); err != nil {
+			return 0, err
+		}
+		if _, err := tx.AddDeviceListChange(ctx, userID, d, ts); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(deleted)), nil
 }

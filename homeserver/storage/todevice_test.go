@@ -93,7 +93,7 @@ func TestToDeviceQueue(t *testing.T) {
 		}
 
 		// Deleting a device deletes its queue.
-		if err := db.DeleteDevice(ctx, "@bob:hs", "LAPTOP"); err != nil {
+		if err := db.InTx(ctx, func(tx *storage.Tx) error { return tx.DeleteDevice(ctx, "@bob:hs", "LAPTOP", 1) }); err != nil {
 			t.Fatal(err)
 		}
 		if oldest, err := db.OldestToDevicePos(ctx, "@bob:hs", "LAPTOP"); err != nil || oldest != 0 {

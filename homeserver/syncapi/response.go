@@ -14,6 +14,9 @@ type Response struct {
 	Presence    EventsBlock  `json:"presence"`
 	ToDevice    EventsBlock  `json:"to_device"`
 	DeviceLists *DeviceLists `json:"device_lists,omitzero"`
+	// The syncing device's keys (devicelists.go); absent for a request without a device.
+	DeviceOneTimeKeysCount       map[string]int `json:"device_one_time_keys_count,omitzero"`
+	DeviceUnusedFallbackKeyTypes []string       `json:"device_unused_fallback_key_types,omitzero"`
 }
 
 // EventsBlock is an object with an events list, the shape of most sync sections.
@@ -21,7 +24,8 @@ type EventsBlock struct {
 	Events []any `json:"events"`
 }
 
-// DeviceLists is filled by the E2EE work; present so the shape is complete.
+// DeviceLists names the users whose device lists a client should fetch again, or stop
+// tracking (devicelists.go).
 type DeviceLists struct {
 	Changed []id.UserID `json:"changed,omitempty"`
 	Left    []id.UserID `json:"left,omitempty"`
@@ -37,7 +41,8 @@ type RoomsBlock struct {
 
 // empty reports whether the response carries nothing new.
 func (r *Response) empty() bool {
-	return r.Rooms.empty() && len(r.AccountData.Events) == 0 && len(r.Presence.Events) == 0 && len(r.ToDevice.Events) == 0
+	return r.Rooms.empty() && len(r.AccountData.Events) == 0 && len(r.Presence.Events) == 0 && len(r.ToDevice.Events) == 0 &&
+		r.DeviceLists == nil
 }
 
 func (b *RoomsBlock) empty() bool {

@@ -23,8 +23,8 @@ type Request struct {
 
 // Sync answers a sync request. An incremental request with nothing new waits up to Timeout for
 // an event, typing or a receipt in the user's rooms, a change of their account data, of the
-// presence of someone in their rooms, or a to-device message for the requesting device, then
-// answers with whatever arrived (possibly nothing).
+// presence or the device list of someone in their rooms, or a to-device message for the
+// requesting device, then answers with whatever arrived (possibly nothing).
 // The sync counts for the user's presence as set_presence says.
 func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	setPresence := req.SetPresence
@@ -80,6 +80,7 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 			AccountData: min(req.Since.AccountData, upto.AccountData),
 			Presence:    min(req.Since.Presence, upto.Presence),
 			ToDevice:    min(req.Since.ToDevice, upto.ToDevice),
+			DeviceLists: min(req.Since.DeviceLists, upto.DeviceLists),
 		}
 		if w.since.Typing > upto.Typing {
 			// A token from before a restart that outran the new positions: send every
@@ -118,6 +119,14 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 	if !block.empty() {
 		resp.Rooms = block
 	}
+	if req.Since != nil {
+		if resp.DeviceLists, err = s.deviceListsSince(ctx, req.UserID, w.since, upto); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.deviceKeyCounts(ctx, req, resp); err != nil {
+		return nil, err
+	}
 	return resp, nil
 }
 
@@ -140,6 +149,9 @@ func (s *Service) positions(ctx context.Context) (StreamToken, error) {
 		return StreamToken{}, err
 	}
 	if t.ToDevice, err = s.db.Counter(ctx, "to_device"); err != nil {
+		return StreamToken{}, err
+	}
+	if t.DeviceLists, err = s.db.Counter(ctx, "device_lists"); err != nil {
 		return StreamToken{}, err
 	}
 	return t, nil

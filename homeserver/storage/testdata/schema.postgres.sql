@@ -113,6 +113,13 @@ room_id text nullable=NO default=""
 name text nullable=NO default=""
 value bigint nullable=NO default=""
 
+-- table cross_signing_keys
+user_id text nullable=NO default=""
+key_type text nullable=NO default=""
+public_key text nullable=NO default=""
+key_json text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
 -- table current_state
 room_id text nullable=NO default=""
 type text nullable=NO default=""
@@ -120,6 +127,18 @@ state_key text nullable=NO default=""
 event_id text nullable=NO default=""
 membership text nullable=YES default=""
 stream_pos bigint nullable=NO default=""
+
+-- table device_keys
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+key_json text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table device_list_changes
+stream_pos bigint nullable=NO default=""
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+ts bigint nullable=NO default=""
 
 -- table devices
 user_id text nullable=NO default=""
@@ -164,6 +183,15 @@ txn_id text nullable=YES default=""
 redacted_by text nullable=YES default=""
 pdu bytea nullable=NO default=""
 
+-- table fallback_keys
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+algorithm text nullable=NO default=""
+key_id text nullable=NO default=""
+key_json text nullable=NO default=""
+used boolean nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
 -- table filters
 user_id text nullable=NO default=""
 filter_id bigint nullable=NO default=""
@@ -200,6 +228,14 @@ version bigint nullable=NO default=""
 algorithm text nullable=NO default=""
 auth_data text nullable=NO default=""
 etag bigint nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
+-- table key_signatures
+target_user_id text nullable=NO default=""
+target_key_id text nullable=NO default=""
+signer_user_id text nullable=NO default=""
+signer_key_id text nullable=NO default=""
+signature text nullable=NO default=""
 created_ts bigint nullable=NO default=""
 
 -- table login_tokens
@@ -270,6 +306,15 @@ report text nullable=NO default=""
 error text nullable=NO default=""
 created_ts bigint nullable=NO default=""
 updated_ts bigint nullable=NO default=""
+
+-- table one_time_keys
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+algorithm text nullable=NO default=""
+key_id text nullable=NO default=""
+key_json text nullable=NO default=""
+upload_seq bigint nullable=NO default=""
+created_ts bigint nullable=NO default=""
 
 -- table openid_tokens
 token_hash text nullable=NO default=""
@@ -475,8 +520,13 @@ CREATE UNIQUE INDEX bridge_reactions_pkey ON public.bridge_reactions USING btree
 CREATE UNIQUE INDEX bridge_secrets_pkey ON public.bridge_secrets USING btree (name)
 CREATE UNIQUE INDEX bridge_spaces_pkey ON public.bridge_spaces USING btree (network, workspace)
 CREATE UNIQUE INDEX counters_pkey ON public.counters USING btree (name)
+CREATE UNIQUE INDEX cross_signing_keys_pkey ON public.cross_signing_keys USING btree (user_id, key_type)
 CREATE INDEX current_state_member ON public.current_state USING btree (state_key, membership) WHERE (type = 'm.room.member'::text)
 CREATE UNIQUE INDEX current_state_pkey ON public.current_state USING btree (room_id, type, state_key)
+CREATE UNIQUE INDEX device_keys_pkey ON public.device_keys USING btree (user_id, device_id)
+CREATE UNIQUE INDEX device_list_changes_pkey ON public.device_list_changes USING btree (stream_pos)
+CREATE INDEX device_list_changes_ts ON public.device_list_changes USING btree (ts)
+CREATE INDEX device_list_changes_user ON public.device_list_changes USING btree (user_id, stream_pos)
 CREATE UNIQUE INDEX devices_pkey ON public.devices USING btree (user_id, device_id)
 CREATE INDEX event_relations_parent ON public.event_relations USING btree (relates_to, stream_pos)
 CREATE UNIQUE INDEX event_relations_pkey ON public.event_relations USING btree (event_id)
@@ -491,12 +541,14 @@ CREATE INDEX events_room_stream ON public.events USING btree (room_id, stream_po
 CREATE INDEX events_room_topo ON public.events USING btree (room_id, depth, stream_pos)
 CREATE INDEX events_room_ts ON public.events USING btree (room_id, origin_server_ts)
 CREATE UNIQUE INDEX events_stream_pos_key ON public.events USING btree (stream_pos)
+CREATE UNIQUE INDEX fallback_keys_pkey ON public.fallback_keys USING btree (user_id, device_id, algorithm)
 CREATE UNIQUE INDEX filters_pkey ON public.filters USING btree (user_id, filter_id)
 CREATE UNIQUE INDEX forgotten_rooms_pkey ON public.forgotten_rooms USING btree (user_id, room_id)
 CREATE UNIQUE INDEX forward_extremities_pkey ON public.forward_extremities USING btree (room_id, event_id)
 CREATE UNIQUE INDEX key_backup_sessions_pkey ON public.key_backup_sessions USING btree (user_id, version, room_id, session_id)
 CREATE UNIQUE INDEX key_backup_users_pkey ON public.key_backup_users USING btree (user_id)
 CREATE UNIQUE INDEX key_backup_versions_pkey ON public.key_backup_versions USING btree (user_id, version)
+CREATE UNIQUE INDEX key_signatures_pkey ON public.key_signatures USING btree (target_user_id, target_key_id, signer_user_id, signer_key_id)
 CREATE INDEX login_tokens_expiry ON public.login_tokens USING btree (expires_ts)
 CREATE UNIQUE INDEX login_tokens_pkey ON public.login_tokens USING btree (token_hash)
 CREATE INDEX media_content_hash ON public.media USING btree (content_hash)
@@ -512,6 +564,8 @@ CREATE INDEX media_uploader ON public.media USING btree (uploader)
 CREATE UNIQUE INDEX migration_channels_pkey ON public.migration_channels USING btree (network, workspace, channel_id)
 CREATE UNIQUE INDEX migration_jobs_pkey ON public.migration_jobs USING btree (id)
 CREATE INDEX migration_jobs_updated ON public.migration_jobs USING btree (updated_ts)
+CREATE INDEX one_time_keys_claim ON public.one_time_keys USING btree (user_id, device_id, algorithm, upload_seq)
+CREATE UNIQUE INDEX one_time_keys_pkey ON public.one_time_keys USING btree (user_id, device_id, algorithm, key_id)
 CREATE INDEX openid_tokens_expiry ON public.openid_tokens USING btree (expires_ts)
 CREATE UNIQUE INDEX openid_tokens_pkey ON public.openid_tokens USING btree (token_hash)
 CREATE UNIQUE INDEX presence_pkey ON public.presence USING btree (user_id)

@@ -149,6 +149,16 @@ CREATE TABLE counters (
 	value BIGINT NOT NULL
 );
 
+-- table cross_signing_keys
+CREATE TABLE cross_signing_keys (
+	user_id TEXT NOT NULL REFERENCES users (user_id),
+	key_type TEXT NOT NULL,
+	public_key TEXT NOT NULL,
+	key_json TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, key_type)
+);
+
 -- table current_state
 CREATE TABLE current_state (
 	room_id TEXT NOT NULL REFERENCES rooms (room_id),
@@ -158,6 +168,24 @@ CREATE TABLE current_state (
 	membership TEXT,
 	stream_pos BIGINT NOT NULL,
 	PRIMARY KEY (room_id, type, state_key)
+);
+
+-- table device_keys
+CREATE TABLE device_keys (
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	key_json TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, device_id),
+	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
+);
+
+-- table device_list_changes
+CREATE TABLE device_list_changes (
+	stream_pos BIGINT PRIMARY KEY,
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	ts BIGINT NOT NULL
 );
 
 -- table devices
@@ -233,6 +261,19 @@ CREATE TABLE events (
 	pdu BYTEA NOT NULL
 );
 
+-- table fallback_keys
+CREATE TABLE fallback_keys (
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	algorithm TEXT NOT NULL,
+	key_id TEXT NOT NULL,
+	key_json TEXT NOT NULL,
+	used BOOLEAN NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, device_id, algorithm),
+	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
+);
+
 -- table filters
 CREATE TABLE filters (
 	user_id TEXT NOT NULL,
@@ -287,6 +328,17 @@ CREATE TABLE key_backup_versions (
 	etag BIGINT NOT NULL,
 	created_ts BIGINT NOT NULL,
 	PRIMARY KEY (user_id, version)
+);
+
+-- table key_signatures
+CREATE TABLE key_signatures (
+	target_user_id TEXT NOT NULL,
+	target_key_id TEXT NOT NULL,
+	signer_user_id TEXT NOT NULL,
+	signer_key_id TEXT NOT NULL,
+	signature TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (target_user_id, target_key_id, signer_user_id, signer_key_id)
 );
 
 -- table login_tokens
@@ -383,6 +435,19 @@ CREATE TABLE migration_jobs (
 	error TEXT NOT NULL,
 	created_ts BIGINT NOT NULL,
 	updated_ts BIGINT NOT NULL
+);
+
+-- table one_time_keys
+CREATE TABLE one_time_keys (
+	user_id TEXT NOT NULL,
+	device_id TEXT NOT NULL,
+	algorithm TEXT NOT NULL,
+	key_id TEXT NOT NULL,
+	key_json TEXT NOT NULL,
+	upload_seq BIGINT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, device_id, algorithm, key_id),
+	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
 );
 
 -- table openid_tokens
@@ -659,6 +724,12 @@ CREATE UNIQUE INDEX bridge_reactions_event ON bridge_reactions (event_id);
 -- index current_state_member
 CREATE INDEX current_state_member ON current_state (state_key, membership) WHERE type = 'm.room.member';
 
+-- index device_list_changes_ts
+CREATE INDEX device_list_changes_ts ON device_list_changes (ts);
+
+-- index device_list_changes_user
+CREATE INDEX device_list_changes_user ON device_list_changes (user_id, stream_pos);
+
 -- index event_relations_parent
 CREATE INDEX event_relations_parent ON event_relations (relates_to, stream_pos);
 
@@ -703,6 +774,9 @@ CREATE INDEX media_uploader ON media (uploader);
 
 -- index migration_jobs_updated
 CREATE INDEX migration_jobs_updated ON migration_jobs (updated_ts);
+
+-- index one_time_keys_claim
+CREATE INDEX one_time_keys_claim ON one_time_keys (user_id, device_id, algorithm, upload_seq);
 
 -- index openid_tokens_expiry
 CREATE INDEX openid_tokens_expiry ON openid_tokens (expires_ts);
