@@ -1,5 +1,7 @@
 # Causeway's build. Go is pinned to the version go.mod needs, downloaded by the go command.
 export GOTOOLCHAIN := go1.27.3
+# mautrix-go's pure-Go olm for the end-to-end encryption test's clients (no C libolm needed).
+export GOFLAGS := -tags=goolm
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
