@@ -37,6 +37,7 @@ rate_limited: false
 protocols: [slack]
 de.sorunome.msc2409.push_ephemeral: true
 io.element.msc4190: true
+org.matrix.msc3202: true
 namespaces:
   users:
   - regex: '@_bridge_.*:localhost'

@@ -24,6 +24,6 @@ func Layer(registry *Registry, client *http.Client, senderOpts SenderOptions) se
 			senderOpts.Log = log
 		}
 		sender := NewSender(core.DB, core.Rooms, registry, senderOpts)
-		return server.AppserviceLayer{API: svc, Notifier: sender, Run: sender.Run, Statuses: sender, Grants: svc, Metrics: sender, Ephemeral: sender, Devices: sender}, nil
+		return server.AppserviceLayer{API: svc, Notifier: sender, Run: sender.Run, Statuses: sender, Grants: svc, Metrics: sender, Ephemeral: sender, Devices: sender, DeviceLists: sender}, nil
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"maunium.net/go/mautrix/id"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -219,17 +220,62 @@ type transaction struct {
 	MSC2409Ephemeral []syncapi.EphemeralEvent `json:"de.sorunome.msc2409.ephemeral,omitempty"`
 	ToDevice         []toDeviceEvent          `json:"to_device,omitempty"`
 	MSC2409ToDevice  []toDeviceEvent          `json:"de.sorunome.msc2409.to_device,omitempty"`
+	// MSC3202's device lists and key counts, under its unstable names and the ones it
+	// proposes (mautrix-go reads either).
+	DeviceLists         *deviceLists                                 `json:"device_lists,omitempty"`
+	MSC3202DeviceLists  *deviceLists                                 `json:"org.matrix.msc3202.device_lists,omitempty"`
+	OTKCounts           map[id.UserID]map[id.DeviceID]map[string]int `json:"device_one_time_keys_count,omitempty"`
+	MSC3202OTKCounts    map[id.UserID]map[id.DeviceID]map[string]int `json:"org.matrix.msc3202.device_one_time_keys_count,omitempty"`
+	FallbackKeys        map[id.UserID]map[id.DeviceID][]string       `json:"device_unused_fallback_key_types,omitempty"`
+	MSC3202FallbackKeys map[id.UserID]map[id.DeviceID][]string       `json:"org.matrix.msc3202.device_unused_fallback_key_types,omitempty"`
 }
 
-// newTransaction renders events, ephemeral data and to-device messages as a transaction body.
-func (s *Sender) newTransaction(ctx context.Context, evs []*storage.Event, ephemeral []syncapi.EphemeralEvent, toDevice []toDeviceEvent) ([]byte, error) {
+// txnContent is what one transaction carries besides its events.
+type txnContent struct {
+	ephemeral   []syncapi.EphemeralEvent
+	toDevice    []toDeviceEvent
+	deviceLists *deviceLists
+	keyCounts   *keyCounts
+}
+
+// empty reports whether c has nothing that calls for a transaction of its own. Key counts
+// alone do not: they ride with the next transaction.
+func (c txnContent) empty() bool {
+	return len(c.ephemeral) == 0 && len(c.toDevice) == 0 && c.deviceLists == nil
+}
+
+// newTransaction renders events and the rest of a transaction's content as its body.
+func (s *Sender) newTransaction(ctx context.Context, evs []*storage.Event, c txnContent) ([]byte, error) {
 	// No viewer: unsigned.transaction_id is only for the device that sent an event. The
 	// unsigned.age computed here is resent unchanged on retries, as the body must not change.
 	formatted, err := s.rooms.FormatEvents(ctx, evs, rooms.FormatOptions{Now: s.opts.Now(), NoAggregations: true})
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(transaction{Events: formatted, Ephemeral: ephemeral, MSC2409Ephemeral: ephemeral, ToDevice: toDevice, MSC2409ToDevice: toDevice})
+	txn := transaction{Events: formatted, Ephemeral: c.ephemeral, MSC2409Ephemeral: c.ephemeral, ToDevice: c.toDevice, MSC2409ToDevice: c.toDevice,
+		DeviceLists: c.deviceLists, MSC3202DeviceLists: c.deviceLists}
+	if c.keyCounts != nil {
+		txn.OTKCounts, txn.MSC3202OTKCounts = c.keyCounts.OneTimeKeys, c.keyCounts.OneTimeKeys
+		txn.FallbackKeys, txn.MSC3202FallbackKeys = c.keyCounts.FallbackKeys, c.keyCounts.FallbackKeys
+	}
+	return json.Marshal(txn)
+}
+
+// takeContent gathers what the next transaction carries besides events and key counts: queued
+// ephemeral data, to-device messages and MSC3202's device lists, with how far the to-device and
+// device-list streams reach.
+func (w *worker) takeContent(ctx context.Context) (c txnContent, toDeviceUpto, deviceListsUpto int64, err error) {
+	// Ephemeral data that a failure below loses is not resent: it is best effort.
+	if c.ephemeral, err = w.takeEphemeral(ctx); err != nil {
+		return c, 0, 0, fmt.Errorf("ephemeral interest: %w", err)
+	}
+	if c.toDevice, toDeviceUpto, err = w.takeToDevice(ctx); err != nil {
+		return c, 0, 0, fmt.Errorf("to-device messages: %w", err)
+	}
+	if c.deviceLists, deviceListsUpto, err = w.takeDeviceLists(ctx); err != nil {
+		return c, 0, 0, fmt.Errorf("device lists: %w", err)
+	}
+	return c, toDeviceUpto, deviceListsUpto, nil
 }
 
 // backoff is the wait after the failures-th failure in a row: MinBackoff doubled per earlier
@@ -418,6 +464,7 @@ func (w *worker) send(ctx context.Context) error {
 		st.inflight = nil
 		st.stream.DeliveredPos, st.stream.LastSuccessTS = txn.UptoPos, now
 		st.stream.ToDevicePos = max(st.stream.ToDevicePos, txn.ToDeviceUpto)
+		st.stream.DeviceListsPos = max(st.stream.DeviceListsPos, txn.DeviceListsUpto)
 	})
 	return nil
 }
@@ -454,17 +501,12 @@ func (w *worker) scan(ctx context.Context) (bool, error) {
 			keep = append(keep, ev)
 		}
 	}
-	// Ephemeral data that a failure below loses is not resent: it is best effort.
-	ephemeral, err := w.takeEphemeral(ctx)
+	content, toDeviceUpto, deviceListsUpto, err := w.takeContent(ctx)
 	if err != nil {
-		return false, fmt.Errorf("ephemeral interest: %w", err)
-	}
-	toDevice, toDeviceUpto, err := w.takeToDevice(ctx)
-	if err != nil {
-		return false, fmt.Errorf("to-device messages: %w", err)
+		return false, err
 	}
 	now := w.nowMS()
-	if len(keep) == 0 && len(ephemeral) == 0 && len(toDevice) == 0 {
+	if len(keep) == 0 && content.empty() {
 		if upto == cursor {
 			return false, nil
 		}
@@ -474,7 +516,10 @@ func (w *worker) scan(ctx context.Context) (bool, error) {
 		w.update(func(st *workerState) { st.stream.DeliveredPos, st.stream.LastSuccessTS = upto, now })
 		return true, nil
 	}
-	body, err := w.s.newTransaction(ctx, keep, ephemeral, toDevice)
+	if content.keyCounts, err = w.keyCountsOf(ctx); err != nil {
+		return false, fmt.Errorf("key counts: %w", err)
+	}
+	body, err := w.s.newTransaction(ctx, keep, content)
 	if err != nil {
 		return false, fmt.Errorf("render transaction: %w", err)
 	}
@@ -482,14 +527,15 @@ func (w *worker) scan(ctx context.Context) (bool, error) {
 	err = w.s.db.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
 		txn, err = tx.InsertAppserviceTxn(ctx, storage.AppserviceTxn{
-			AppserviceID: w.reg.ID, UptoPos: upto, Body: body, EventCount: int64(len(keep)), CreatedTS: now, ToDeviceUpto: toDeviceUpto,
+			AppserviceID: w.reg.ID, UptoPos: upto, Body: body, EventCount: int64(len(keep)), CreatedTS: now,
+			ToDeviceUpto: toDeviceUpto, DeviceListsUpto: deviceListsUpto,
 		})
 		return err
 	})
 	if err != nil {
 		return false, err
 	}
-	w.log.DebugContext(ctx, "appservice transaction created", "txn_id", txnIDString(txn.TxnID), "events", len(keep), "ephemeral", len(ephemeral))
+	w.log.DebugContext(ctx, "appservice transaction created", "txn_id", txnIDString(txn.TxnID), "events", len(keep), "ephemeral", len(content.ephemeral), "to_device", len(content.toDevice))
 	w.update(func(st *workerState) { st.inflight = &txn })
 	return true, nil
 }

@@ -72,6 +72,8 @@ type AppserviceLayer struct {
 	// Devices hears that a to-device message was queued (the transaction sender, for MSC4203);
 	// may be nil.
 	Devices keys.DeviceWaker
+	// DeviceLists hears of device-list changes (the transaction sender, for MSC3202); may be nil.
+	DeviceLists keys.DeviceListNotifier
 }
 
 // Option changes how New assembles the server.
@@ -155,6 +157,15 @@ func (f *ephemeralFanout) OnPresence(p storage.Presence) {
 	}
 }
 
+// deviceListFanout passes device-list changes to every listener, added like fanout's.
+type deviceListFanout []keys.DeviceListNotifier
+
+func (f *deviceListFanout) DeviceListChanged(ctx context.Context, userID id.UserID) {
+	for _, n := range *f {
+		n.DeviceListChanged(ctx, userID)
+	}
+}
+
 // deviceWakers passes a queued to-device message's wake-up to every listener.
 type deviceWakers []keys.DeviceWaker
 
@@ -196,13 +207,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	})
 	ephemeral := &ephemeralFanout{}
 	syncSvc := syncapi.New(db, roomsSvc, notifier, ephemeral, log.With("component", "syncapi"))
+	deviceLists := &deviceListFanout{syncSvc}
 	*listeners = append(*listeners, syncSvc)
 	accountsSvc := accounts.New(db, accounts.Options{
 		ServerName:            cfg.ServerName,
 		AccessTokenLifetime:   cfg.ClientAPI.AccessTokenLifetime.Std(),
 		RefreshAccessLifetime: cfg.ClientAPI.RefreshTokenAccessLifetime.Std(),
 		Log:                   log.With("component", "accounts"),
-		DeviceLists:           syncSvc,
+		DeviceLists:           deviceLists,
 	})
 	srv := &Server{cfg: cfg, DB: db, Accounts: accountsSvc, Rooms: roomsSvc, Sync: syncSvc, metrics: prometheus.NewRegistry(), log: log}
 	srv.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -228,6 +240,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 		if layer.Devices != nil {
 			wakers = append(wakers, layer.Devices)
+		}
+		if layer.DeviceLists != nil {
+			*deviceLists = append(*deviceLists, layer.DeviceLists)
 		}
 		if layer.Ephemeral != nil {
 			*ephemeral = append(*ephemeral, layer.Ephemeral)
@@ -255,7 +270,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		ToDevice:     toDevice,
 		Keys: keys.NewDeviceKeys(db, keys.DeviceKeysOptions{
 			ServerName: cfg.ServerName,
-			Notifier:   syncSvc,
+			Notifier:   deviceLists,
 			Log:        log.With("component", "keys"),
 		}),
 		Appservices: appservices,

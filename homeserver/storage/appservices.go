@@ -16,7 +16,8 @@ type AppserviceStream struct {
 	LastSuccessTS int64
 	LastError     string
 	LastErrorTS   int64
-	ToDevicePos   int64 // the to-device messages at or below this position were delivered
+	ToDevicePos    int64 // the to-device messages at or below this position were delivered
+	DeviceListsPos int64 // the device-list changes at or below this position were delivered
 }
 
 // AppserviceTxn is an appservice's transaction in flight.
@@ -27,7 +28,8 @@ type AppserviceTxn struct {
 	Body         []byte
 	EventCount   int64
 	CreatedTS    int64
-	ToDeviceUpto int64 // delivering this transaction delivers the to-device messages up to here
+	ToDeviceUpto    int64 // delivering this transaction delivers the to-device messages up to here
+	DeviceListsUpto int64 // and the device-list changes up to here
 }
 
 const (
@@ -35,14 +37,15 @@ const (
 	// replay the server's history into it.
 	insertAppserviceStream = `INSERT INTO appservice_streams (appservice_id, delivered_pos, created_ts)
 		VALUES ($1, $2, $3) ON CONFLICT (appservice_id) DO NOTHING`
-	selectAppserviceStream = `SELECT appservice_id, delivered_pos, next_txn_id, last_success_ts, last_error, last_error_ts, to_device_pos
+	selectAppserviceStream = `SELECT appservice_id, delivered_pos, next_txn_id, last_success_ts, last_error, last_error_ts, to_device_pos, device_lists_pos
 		FROM appservice_streams WHERE appservice_id = $1`
-	selectAppserviceTxn = `SELECT appservice_id, txn_id, upto_pos, body, event_count, created_ts, to_device_upto
+	selectAppserviceTxn = `SELECT appservice_id, txn_id, upto_pos, body, event_count, created_ts, to_device_upto, device_lists_upto
 		FROM appservice_txns WHERE appservice_id = $1`
-	insertAppserviceTxn = `INSERT INTO appservice_txns (appservice_id, txn_id, upto_pos, body, event_count, created_ts, to_device_upto)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	insertAppserviceTxn = `INSERT INTO appservice_txns (appservice_id, txn_id, upto_pos, body, event_count, created_ts, to_device_upto, device_lists_upto)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	// The transaction's to-device messages leave the queue once it is delivered.
-	advanceAppserviceToDevice = `UPDATE appservice_streams SET to_device_pos = $2 WHERE appservice_id = $1 AND to_device_pos < $2`
+	advanceAppserviceToDevice    = `UPDATE appservice_streams SET to_device_pos = $2 WHERE appservice_id = $1 AND to_device_pos < $2`
+	advanceAppserviceDeviceLists = `UPDATE appservice_streams SET device_lists_pos = $2 WHERE appservice_id = $1 AND device_lists_pos < $2`
 	deleteAppserviceToDevice  = `DELETE FROM to_device_messages WHERE stream_pos <= $2
 		AND user_id IN (SELECT user_id FROM users WHERE appservice_id = $1)`
 	bumpAppserviceTxnID = `UPDATE appservice_streams SET next_txn_id = next_txn_id + 1 WHERE appservice_id = $1`
@@ -63,7 +66,7 @@ func (c conn) EnsureAppserviceStream(ctx context.Context, appserviceID string, s
 	}
 	var s AppserviceStream
 	err := c.q.QueryRow(ctx, selectAppserviceStream, appserviceID).Scan(&s.AppserviceID, &s.DeliveredPos, &s.NextTxnID,
-		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS, &s.ToDevicePos)
+		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS, &s.ToDevicePos, &s.DeviceListsPos)
 	if err != nil {
 		return AppserviceStream{}, fmt.Errorf("appservice stream %s: %w", appserviceID, err)
 	}
@@ -73,7 +76,7 @@ func (c conn) EnsureAppserviceStream(ctx context.Context, appserviceID string, s
 // AppserviceTxnInFlight returns the transaction waiting to be (re)sent, or ErrNotFound.
 func (c conn) AppserviceTxnInFlight(ctx context.Context, appserviceID string) (AppserviceTxn, error) {
 	var t AppserviceTxn
-	err := c.q.QueryRow(ctx, selectAppserviceTxn, appserviceID).Scan(&t.AppserviceID, &t.TxnID, &t.UptoPos, &t.Body, &t.EventCount, &t.CreatedTS, &t.ToDeviceUpto)
+	err := c.q.QueryRow(ctx, selectAppserviceTxn, appserviceID).Scan(&t.AppserviceID, &t.TxnID, &t.UptoPos, &t.Body, &t.EventCount, &t.CreatedTS, &t.ToDeviceUpto, &t.DeviceListsUpto)
 	if err != nil {
 		return AppserviceTxn{}, fmt.Errorf("appservice txn of %s: %w", appserviceID, err)
 	}
@@ -85,7 +88,7 @@ func (c conn) AppserviceTxnInFlight(ctx context.Context, appserviceID string) (A
 func (tx *Tx) InsertAppserviceTxn(ctx context.Context, t AppserviceTxn) (AppserviceTxn, error) {
 	var s AppserviceStream
 	err := tx.q.QueryRow(ctx, selectAppserviceStream, t.AppserviceID).Scan(&s.AppserviceID, &s.DeliveredPos, &s.NextTxnID,
-		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS, &s.ToDevicePos)
+		&s.LastSuccessTS, &s.LastError, &s.LastErrorTS, &s.ToDevicePos, &s.DeviceListsPos)
 	if err != nil {
 		return AppserviceTxn{}, fmt.Errorf("appservice stream %s: %w", t.AppserviceID, err)
 	}
@@ -93,14 +96,15 @@ func (tx *Tx) InsertAppserviceTxn(ctx context.Context, t AppserviceTxn) (Appserv
 	if _, err := tx.q.Exec(ctx, bumpAppserviceTxnID, t.AppserviceID); err != nil {
 		return AppserviceTxn{}, err
 	}
-	if _, err := tx.q.Exec(ctx, insertAppserviceTxn, t.AppserviceID, t.TxnID, t.UptoPos, t.Body, t.EventCount, t.CreatedTS, t.ToDeviceUpto); err != nil {
+	if _, err := tx.q.Exec(ctx, insertAppserviceTxn, t.AppserviceID, t.TxnID, t.UptoPos, t.Body, t.EventCount, t.CreatedTS, t.ToDeviceUpto, t.DeviceListsUpto); err != nil {
 		return AppserviceTxn{}, fmt.Errorf("insert appservice txn: %w", err)
 	}
 	return t, nil
 }
 
 // CompleteAppserviceTxn records a delivered transaction: it is removed, the cursor moves to
-// its end, and the to-device messages it carried leave the queue. It returns ErrNotFound if
+// its end, the to-device messages it carried leave the queue, and the device-list cursor
+// moves past the changes it carried. It returns ErrNotFound if
 // the transaction was already completed.
 func (tx *Tx) CompleteAppserviceTxn(ctx context.Context, t AppserviceTxn, nowTS int64) error {
 	if err := tx.expectOne(ctx, "complete appservice txn", deleteAppserviceTxn, t.AppserviceID, t.TxnID); err != nil {
@@ -108,6 +112,9 @@ func (tx *Tx) CompleteAppserviceTxn(ctx context.Context, t AppserviceTxn, nowTS 
 	}
 	if err := tx.expectOne(ctx, "advance appservice stream", advanceAppservice, t.AppserviceID, t.UptoPos, nowTS); err != nil {
 		return err
+	}
+	if _, err := tx.q.Exec(ctx, advanceAppserviceDeviceLists, t.AppserviceID, t.DeviceListsUpto); err != nil {
+		return fmt.Errorf("advance appservice device lists: %w", err)
 	}
 	if t.ToDeviceUpto == 0 {
 		return nil
@@ -131,6 +138,34 @@ func (c conn) AdvanceAppserviceStream(ctx context.Context, appserviceID string, 
 func (c conn) AdvanceAppserviceToDevice(ctx context.Context, appserviceID string, pos int64) error {
 	_, err := c.q.Exec(ctx, advanceAppserviceToDevice, appserviceID, pos)
 	return err
+}
+
+// AdvanceAppserviceDeviceLists moves the appservice's device-list cursor over changes that do
+// not concern it.
+func (c conn) AdvanceAppserviceDeviceLists(ctx context.Context, appserviceID string, pos int64) error {
+	_, err := c.q.Exec(ctx, advanceAppserviceDeviceLists, appserviceID, pos)
+	return err
+}
+
+// AppserviceKeyDevices lists the devices with uploaded keys of the users an appservice
+// registered, by user.
+func (c conn) AppserviceKeyDevices(ctx context.Context, appserviceID string) (map[id.UserID][]id.DeviceID, error) {
+	rows, err := c.q.Query(ctx, `SELECT k.user_id, k.device_id FROM device_keys k
+		JOIN users u ON u.user_id = k.user_id AND u.appservice_id = $1 ORDER BY k.user_id, k.device_id`, appserviceID)
+	if err != nil {
+		return nil, fmt.Errorf("key devices of appservice %s: %w", appserviceID, err)
+	}
+	defer rows.Close()
+	out := map[id.UserID][]id.DeviceID{}
+	for rows.Next() {
+		var u id.UserID
+		var d id.DeviceID
+		if err := rows.Scan(&u, &d); err != nil {
+			return nil, err
+		}
+		out[u] = append(out[u], d)
+	}
+	return out, rows.Err()
 }
 
 // RecordAppserviceError notes a failed delivery attempt for status reports.

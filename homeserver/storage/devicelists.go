@@ -49,6 +49,16 @@ func (tx *Tx) AddDeviceListChange(ctx context.Context, userID id.UserID, deviceI
 	return pos, nil
 }
 
+// DeviceListChangesInRange lists, ordered, the users whose device lists changed in (after, upto].
+func (c conn) DeviceListChangesInRange(ctx context.Context, after, upto int64) ([]id.UserID, error) {
+	users, err := queryList[id.UserID](ctx, c.q, `SELECT DISTINCT user_id FROM device_list_changes
+		WHERE stream_pos > $1 AND stream_pos <= $2 ORDER BY user_id`, after, upto)
+	if err != nil {
+		return nil, fmt.Errorf("device list changes: %w", err)
+	}
+	return users, nil
+}
+
 // DeviceListChangesOfSharers lists, ordered, the users whose device lists changed in
 // (after, upto] and who are userID or share a joined room with them now.
 func (c conn) DeviceListChangesOfSharers(ctx context.Context, userID id.UserID, after, upto int64) ([]id.UserID, error) {

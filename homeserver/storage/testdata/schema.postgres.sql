@@ -29,6 +29,7 @@ last_error text nullable=NO default="''::text"
 last_error_ts bigint nullable=NO default="0"
 created_ts bigint nullable=NO default=""
 to_device_pos bigint nullable=NO default="0"
+device_lists_pos bigint nullable=NO default="0"
 
 -- table appservice_txns
 appservice_id text nullable=NO default=""
@@ -38,6 +39,7 @@ body bytea nullable=NO default=""
 event_count bigint nullable=NO default=""
 created_ts bigint nullable=NO default=""
 to_device_upto bigint nullable=NO default="0"
+device_lists_upto bigint nullable=NO default="0"
 
 -- table bridge_ghosts
 network text nullable=NO default=""

@@ -38,7 +38,7 @@ CREATE TABLE appservice_streams (
 	last_error TEXT NOT NULL DEFAULT '',
 	last_error_ts BIGINT NOT NULL DEFAULT 0,
 	created_ts BIGINT NOT NULL
-, to_device_pos BIGINT NOT NULL DEFAULT 0);
+, to_device_pos BIGINT NOT NULL DEFAULT 0, device_lists_pos BIGINT NOT NULL DEFAULT 0);
 
 -- table appservice_txns
 CREATE TABLE appservice_txns (
@@ -49,7 +49,7 @@ CREATE TABLE appservice_txns (
 	body BYTEA NOT NULL,
 	event_count BIGINT NOT NULL,
 	created_ts BIGINT NOT NULL
-, to_device_upto BIGINT NOT NULL DEFAULT 0);
+, to_device_upto BIGINT NOT NULL DEFAULT 0, device_lists_upto BIGINT NOT NULL DEFAULT 0);
 
 -- table bridge_ghosts
 CREATE TABLE bridge_ghosts (
