@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+	mxappservice "maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/crypto/canonicaljson"
 	"maunium.net/go/mautrix/crypto/signatures"
 	"maunium.net/go/mautrix/id"
@@ -26,16 +27,7 @@ func TestDeviceListsToAppservices(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
 		env := startBridgeEnv(t, driver, dsn)
-		ghost := env.as.Intent("@_bridge_crypto:localhost")
-		if err := ghost.EnsureRegistered(ctx); err != nil {
-			t.Fatal(err)
-		}
-		ghostCli := env.as.Client(ghost.UserID)
-		const ghostDevice = id.DeviceID("BRIDGEDEV")
-		if err := ghostCli.SetDeviceInfo(ctx, ghostDevice, &mautrix.ReqDeviceInfo{DisplayName: "bridge"}); err != nil {
-			t.Fatal(err)
-		}
-		ghostCli.SetAppServiceDeviceID, ghostCli.DeviceID = true, ghostDevice // acting as the device from now on (MSC4190)
+		ghost, ghostCli := env.ghostWithDevice(t, "@_bridge_crypto:localhost", "BRIDGEDEV")
 		uploadSignedKeys(t, ghostCli, 5)
 
 		alice := env.user(t, "alice")
@@ -135,4 +127,21 @@ func uploadSignedKeys(t *testing.T, cli *mautrix.Client, n int) {
 	if _, err := cli.UploadKeys(context.Background(), &mautrix.ReqUploadKeys{DeviceKeys: dk, OneTimeKeys: otks}); err != nil {
 		t.Fatalf("upload keys of %s/%s: %v", cli.UserID, cli.DeviceID, err)
 	}
+}
+
+// ghostWithDevice registers a ghost, creates a device for it (MSC4190) and returns its intent
+// and a client acting as that device.
+func (env *bridgeEnv) ghostWithDevice(t *testing.T, userID id.UserID, deviceID id.DeviceID) (*mxappservice.IntentAPI, *mautrix.Client) {
+	t.Helper()
+	ctx := context.Background()
+	ghost := env.as.Intent(userID)
+	if err := ghost.EnsureRegistered(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cli := env.as.Client(userID)
+	if err := cli.SetDeviceInfo(ctx, deviceID, &mautrix.ReqDeviceInfo{DisplayName: "bridge"}); err != nil {
+		t.Fatal(err)
+	}
+	cli.SetAppServiceDeviceID, cli.DeviceID = true, deviceID
+	return ghost, cli
 }

@@ -21,14 +21,8 @@ func TestToDeviceToAppservices(t *testing.T) {
 		ctx := context.Background()
 		env := startBridgeEnv(t, driver, dsn)
 		env.as.Registration.EphemeralEvents = true // mautrix-go reads to-device messages only then
-		ghost := env.as.Intent("@_bridge_crypto:localhost")
-		if err := ghost.EnsureRegistered(ctx); err != nil {
-			t.Fatal(err)
-		}
 		const ghostDevice = id.DeviceID("BRIDGEDEV")
-		if err := env.as.Client(ghost.UserID).SetDeviceInfo(ctx, ghostDevice, &mautrix.ReqDeviceInfo{DisplayName: "bridge"}); err != nil {
-			t.Fatal(err)
-		}
+		ghost, _ := env.ghostWithDevice(t, "@_bridge_crypto:localhost", ghostDevice)
 		alice := env.user(t, "alice")
 		bob := env.user(t, "bob")
 		who, err := bob.Whoami(ctx)
