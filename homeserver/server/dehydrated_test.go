@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,20 +21,13 @@ import (
 // tests call them through its MakeRequest, so that requests and answers still pass its
 // encoding and error handling.
 
-// dehydratedPath is the path of an MSC3814 endpoint.
+// dehydratedPath is the path of an MSC3814 endpoint, each part escaped.
 func dehydratedPath(parts ...string) string {
-	return "/_matrix/client/unstable/org.matrix.msc3814.v1/" + joinEscaped(parts)
-}
-
-func joinEscaped(parts []string) string {
-	out := ""
+	escaped := make([]string, len(parts))
 	for i, p := range parts {
-		if i > 0 {
-			out += "/"
-		}
-		out += url.PathEscape(p)
+		escaped[i] = url.PathEscape(p)
 	}
-	return out
+	return "/_matrix/client/unstable/org.matrix.msc3814.v1/" + strings.Join(escaped, "/")
 }
 
 // dehydratedURL is the URL of an MSC3814 endpoint as mautrix's client builds it.
