@@ -147,6 +147,9 @@ func (s *Service) startSession(ctx context.Context, p LoginParams, rehash string
 		if deviceID == "" {
 			deviceID = newDeviceID()
 		} else if _, err := tx.DeviceByID(ctx, u.ID, deviceID); err == nil {
+			if err := notDehydrated(ctx, tx, u.ID, deviceID); err != nil {
+				return err
+			}
 			// "If the client sets the device_id, the server will invalidate any access and
 			// refresh tokens previously assigned to that device" ("Relationship between access
 			// tokens and devices" in content/client-server-api/_index.md).
@@ -169,6 +172,22 @@ func (s *Service) startSession(ctx context.Context, p LoginParams, rehash string
 	}
 	s.forgetDevices(sess.UserID, sess.DeviceID)
 	return sess, nil
+}
+
+// notDehydrated refuses to log in on the user's dehydrated device (MSC3814): no one is ever
+// logged in on it, and its owner reads its messages without logging in on it.
+func notDehydrated(ctx context.Context, tx *storage.Tx, userID id.UserID, deviceID id.DeviceID) error {
+	d, err := tx.DehydratedDeviceOf(ctx, userID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if d.DeviceID == deviceID {
+		return mxerr.InvalidParam.WithMessage("%s is your dehydrated device, which cannot be logged in on", deviceID)
+	}
+	return nil
 }
 
 // Logout ends the session of the requester's access token: its device is deleted, and with it

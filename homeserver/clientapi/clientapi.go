@@ -42,6 +42,7 @@ type API struct {
 	backups      *keys.Backups
 	toDevice     *keys.ToDevice
 	keys         *keys.DeviceKeys
+	dehydration  *keys.Dehydration
 	appservices  Appservices                 // nil: no application-service layer
 	limiter      *web.RateLimiter            // every limited request
 	actions      map[string]*web.RateLimiter // per action (ratelimit.go), on top
@@ -97,6 +98,7 @@ type Options struct {
 	KeyBackups   *keys.Backups
 	ToDevice     *keys.ToDevice
 	Keys         *keys.DeviceKeys
+	Dehydration  *keys.Dehydration
 	Appservices  Appservices // may be nil
 	Log          *slog.Logger
 }
@@ -116,6 +118,7 @@ func New(opts Options) *API {
 		backups:      opts.KeyBackups,
 		toDevice:     opts.ToDevice,
 		keys:         opts.Keys,
+		dehydration:  opts.Dehydration,
 		appservices:  opts.Appservices,
 		log:          opts.Log,
 	}

@@ -23,6 +23,7 @@ func (a *API) Handler() http.Handler {
 	r.Route("/_matrix/client/v3", a.routesV3)
 	r.Route("/_matrix/client/v1", a.routesV1)
 	r.Route("/_matrix/client/unstable/io.causeway", a.routesCauseway)
+	r.Route("/_matrix/client/unstable/org.matrix.msc3814.v1", a.routesDehydration)
 	if a.cfg.LegacyR0Prefix {
 		// Clients and bots older than v1.1 still speak r0; the endpoints are v3's.
 		r.Route("/_matrix/client/r0", a.routesV3)
@@ -54,6 +55,14 @@ func (a *API) routesCauseway(r chi.Router) {
 	r.Get("/appservice_grants", a.authed(a.handleListGrants))
 	r.Put("/appservice_grants/{appserviceId}", a.authed(a.handlePutGrant))
 	r.Delete("/appservice_grants/{appserviceId}", a.authed(a.handleDeleteGrant))
+}
+
+// routesDehydration holds the dehydrated-device endpoints of MSC3814 (dehydrated.go).
+func (a *API) routesDehydration(r chi.Router) {
+	r.Put("/dehydrated_device", a.authed(a.handlePutDehydratedDevice))
+	r.Get("/dehydrated_device", a.authed(a.handleGetDehydratedDevice))
+	r.Delete("/dehydrated_device", a.authed(a.handleDeleteDehydratedDevice))
+	r.Post("/dehydrated_device/{deviceId}/events", a.authed(a.handleDehydratedDeviceEvents))
 }
 
 // routesV3 holds the endpoints under /v3 (and r0).

@@ -12,9 +12,15 @@ import (
 var specVersions = []string{"r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", "r0.5.0", "r0.6.0", "r0.6.1",
 	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"}
 
+// unstableFeatures are the unstable features advertised in /versions: clients use an MSC's
+// endpoints only when its flag is set.
+var unstableFeatures = map[string]bool{
+	"org.matrix.msc3814": true, // dehydrated devices (dehydrated.go)
+}
+
 // handleVersions serves GET /_matrix/client/versions (data/api/client-server/versions.yaml).
 func (a *API) handleVersions(w http.ResponseWriter, r *http.Request) error {
-	return ok(w, map[string]any{"versions": specVersions, "unstable_features": map[string]bool{}})
+	return ok(w, map[string]any{"versions": specVersions, "unstable_features": unstableFeatures})
 }
 
 // handleWellKnown serves GET /.well-known/matrix/client (data/api/client-server/wellknown.yaml).

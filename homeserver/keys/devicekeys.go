@@ -24,9 +24,9 @@ import (
 // or keys takes a position in the "device_lists" stream in the transaction that makes it;
 // what /sync and /keys/changes make of that stream is homeserver/syncapi's (devicelists.go).
 //
-// Dehydrated devices (MSC3814) and the appservice extensions (MSC3202: device lists and
-// one-time key counts pushed to appservices) are not served; the counts an appservice would
-// read are in storage (OneTimeKeyCounts, UnusedFallbackKeyTypes).
+// Dehydrated devices (MSC3814) are dehydrated.go's. What appservices get of this (MSC3202:
+// device lists and key counts in their transactions) is the appservice sender's, which reads
+// the same stream and storage (appservice/devicelists.go).
 
 // DeviceListNotifier hears that a user's device list or keys changed, after the change has
 // committed, to wake the long polls of the users who track them. It must not block for long.
@@ -112,40 +112,16 @@ const DefaultOneTimeKeyAlgorithm = "signed_curve25519"
 // signatures and other fields may). A one-time key ID the device already has must come with
 // the same key. A fallback key replaces the device's fallback key of its algorithm.
 func (s *DeviceKeys) Upload(ctx context.Context, userID id.UserID, deviceID id.DeviceID, req UploadRequest) (map[string]int, error) {
-	if deviceID == "" {
-		return nil, mxerr.InvalidParam.WithMessage("This request has no device to upload keys for")
-	}
-	deviceKeys, err := checkDeviceKeys(userID, deviceID, req.DeviceKeys)
+	up, err := parseUpload(userID, deviceID, req)
 	if err != nil {
-		return nil, err
-	}
-	otks, err := parseKeys(userID, deviceID, req.OneTimeKeys)
-	if err != nil {
-		return nil, err
-	}
-	fallbacks, err := parseKeys(userID, deviceID, req.FallbackKeys)
-	if err != nil {
-		return nil, err
-	}
-	if err := oneKeyPerAlgorithm(fallbacks); err != nil {
 		return nil, err
 	}
 	now := s.nowMS()
 	var counts map[string]int
 	var listChanged bool
 	err = s.db.InTx(ctx, func(tx *storage.Tx) (err error) {
-		if deviceKeys != nil {
-			if listChanged, err = putDeviceKeys(ctx, tx, userID, deviceID, deviceKeys, now); err != nil {
-				return err
-			}
-		}
-		if err := insertOneTimeKeys(ctx, tx, otks, now); err != nil {
+		if listChanged, err = up.store(ctx, tx, now); err != nil {
 			return err
-		}
-		for _, k := range fallbacks {
-			if err := tx.PutFallbackKey(ctx, k, now); err != nil {
-				return err
-			}
 		}
 		counts, err = tx.OneTimeKeyCounts(ctx, userID, deviceID)
 		return err
@@ -157,6 +133,56 @@ func (s *DeviceKeys) Upload(ctx context.Context, userID id.UserID, deviceID id.D
 		s.changed(ctx, userID)
 	}
 	return withDefaultCount(counts), nil
+}
+
+// upload is an UploadRequest checked and made canonical, ready to store.
+type upload struct {
+	userID     id.UserID
+	deviceID   id.DeviceID
+	deviceKeys json.RawMessage // nil when none were uploaded
+	otks       []storage.OneTimeKey
+	fallbacks  []storage.OneTimeKey
+}
+
+// parseUpload checks the keys of req for the user's device: the device keys' self-signature,
+// the form of every key name and key, and at most one fallback key per algorithm.
+func parseUpload(userID id.UserID, deviceID id.DeviceID, req UploadRequest) (upload, error) {
+	if deviceID == "" {
+		return upload{}, mxerr.InvalidParam.WithMessage("This request has no device to upload keys for")
+	}
+	up := upload{userID: userID, deviceID: deviceID}
+	var err error
+	if up.deviceKeys, err = checkDeviceKeys(userID, deviceID, req.DeviceKeys); err != nil {
+		return upload{}, err
+	}
+	if up.otks, err = parseKeys(userID, deviceID, req.OneTimeKeys); err != nil {
+		return upload{}, err
+	}
+	if up.fallbacks, err = parseKeys(userID, deviceID, req.FallbackKeys); err != nil {
+		return upload{}, err
+	}
+	if err := oneKeyPerAlgorithm(up.fallbacks); err != nil {
+		return upload{}, err
+	}
+	return up, nil
+}
+
+// store writes the upload in tx and reports whether the device list changed (new device keys).
+func (up upload) store(ctx context.Context, tx *storage.Tx, now int64) (listChanged bool, err error) {
+	if up.deviceKeys != nil {
+		if listChanged, err = putDeviceKeys(ctx, tx, up.userID, up.deviceID, up.deviceKeys, now); err != nil {
+			return false, err
+		}
+	}
+	if err := insertOneTimeKeys(ctx, tx, up.otks, now); err != nil {
+		return false, err
+	}
+	for _, k := range up.fallbacks {
+		if err := tx.PutFallbackKey(ctx, k, now); err != nil {
+			return false, err
+		}
+	}
+	return listChanged, nil
 }
 
 // withDefaultCount adds DefaultOneTimeKeyAlgorithm to counts with 0 when it is missing.

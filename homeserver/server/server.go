@@ -255,6 +255,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	pushers := push.NewPushers(db, push.PushersOptions{Log: log.With("component", "push"), Policy: o.pushPolicy})
 	*listeners = append(*listeners, pushers)
 	srv.background = append(srv.background, pushers.Run)
+	deviceKeys := keys.NewDeviceKeys(db, keys.DeviceKeysOptions{
+		ServerName: cfg.ServerName,
+		Notifier:   deviceLists,
+		Log:        log.With("component", "keys"),
+	})
 	toDevice := keys.NewToDevice(db, keys.ToDeviceOptions{ServerName: cfg.ServerName, Waker: wakers, Log: log.With("component", "keys")})
 	api := clientapi.New(clientapi.Options{
 		Config:       cfg.ClientAPI,
@@ -268,13 +273,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Pushers:      pushers,
 		KeyBackups:   keys.NewBackups(db),
 		ToDevice:     toDevice,
-		Keys: keys.NewDeviceKeys(db, keys.DeviceKeysOptions{
-			ServerName: cfg.ServerName,
-			Notifier:   deviceLists,
-			Log:        log.With("component", "keys"),
-		}),
-		Appservices: appservices,
-		Log:         log.With("component", "clientapi"),
+		Keys:         deviceKeys,
+		Dehydration:  keys.NewDehydration(deviceKeys),
+		Appservices:  appservices,
+		Log:          log.With("component", "clientapi"),
 	})
 	blobs, err := media.NewDiskStore(filepath.Join(cfg.DataDir, "media"))
 	if err != nil {

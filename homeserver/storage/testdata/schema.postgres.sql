@@ -130,6 +130,12 @@ event_id text nullable=NO default=""
 membership text nullable=YES default=""
 stream_pos bigint nullable=NO default=""
 
+-- table dehydrated_devices
+user_id text nullable=NO default=""
+device_id text nullable=NO default=""
+device_data text nullable=NO default=""
+created_ts bigint nullable=NO default=""
+
 -- table device_keys
 user_id text nullable=NO default=""
 device_id text nullable=NO default=""
@@ -525,6 +531,7 @@ CREATE UNIQUE INDEX counters_pkey ON public.counters USING btree (name)
 CREATE UNIQUE INDEX cross_signing_keys_pkey ON public.cross_signing_keys USING btree (user_id, key_type)
 CREATE INDEX current_state_member ON public.current_state USING btree (state_key, membership) WHERE (type = 'm.room.member'::text)
 CREATE UNIQUE INDEX current_state_pkey ON public.current_state USING btree (room_id, type, state_key)
+CREATE UNIQUE INDEX dehydrated_devices_pkey ON public.dehydrated_devices USING btree (user_id)
 CREATE UNIQUE INDEX device_keys_pkey ON public.device_keys USING btree (user_id, device_id)
 CREATE UNIQUE INDEX device_list_changes_pkey ON public.device_list_changes USING btree (stream_pos)
 CREATE INDEX device_list_changes_ts ON public.device_list_changes USING btree (ts)

@@ -170,6 +170,15 @@ CREATE TABLE current_state (
 	PRIMARY KEY (room_id, type, state_key)
 );
 
+-- table dehydrated_devices
+CREATE TABLE dehydrated_devices (
+	user_id TEXT PRIMARY KEY,
+	device_id TEXT NOT NULL,
+	device_data TEXT NOT NULL, -- a JSON object with at least "algorithm"
+	created_ts BIGINT NOT NULL,
+	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
+);
+
 -- table device_keys
 CREATE TABLE device_keys (
 	user_id TEXT NOT NULL,
