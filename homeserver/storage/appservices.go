@@ -10,24 +10,24 @@ import (
 
 // AppserviceStream is where one appservice's delivery stands.
 type AppserviceStream struct {
-	AppserviceID  string
-	DeliveredPos  int64
-	NextTxnID     int64
-	LastSuccessTS int64
-	LastError     string
-	LastErrorTS   int64
+	AppserviceID   string
+	DeliveredPos   int64
+	NextTxnID      int64
+	LastSuccessTS  int64
+	LastError      string
+	LastErrorTS    int64
 	ToDevicePos    int64 // the to-device messages at or below this position were delivered
 	DeviceListsPos int64 // the device-list changes at or below this position were delivered
 }
 
 // AppserviceTxn is an appservice's transaction in flight.
 type AppserviceTxn struct {
-	AppserviceID string
-	TxnID        int64
-	UptoPos      int64
-	Body         []byte
-	EventCount   int64
-	CreatedTS    int64
+	AppserviceID    string
+	TxnID           int64
+	UptoPos         int64
+	Body            []byte
+	EventCount      int64
+	CreatedTS       int64
 	ToDeviceUpto    int64 // delivering this transaction delivers the to-device messages up to here
 	DeviceListsUpto int64 // and the device-list changes up to here
 }
@@ -46,7 +46,7 @@ const (
 	// The transaction's to-device messages leave the queue once it is delivered.
 	advanceAppserviceToDevice    = `UPDATE appservice_streams SET to_device_pos = $2 WHERE appservice_id = $1 AND to_device_pos < $2`
 	advanceAppserviceDeviceLists = `UPDATE appservice_streams SET device_lists_pos = $2 WHERE appservice_id = $1 AND device_lists_pos < $2`
-	deleteAppserviceToDevice  = `DELETE FROM to_device_messages WHERE stream_pos <= $2
+	deleteAppserviceToDevice     = `DELETE FROM to_device_messages WHERE stream_pos <= $2
 		AND user_id IN (SELECT user_id FROM users WHERE appservice_id = $1)`
 	bumpAppserviceTxnID = `UPDATE appservice_streams SET next_txn_id = next_txn_id + 1 WHERE appservice_id = $1`
 	deleteAppserviceTxn = `DELETE FROM appservice_txns WHERE appservice_id = $1 AND txn_id = $2`
