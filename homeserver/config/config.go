@@ -54,6 +54,7 @@ type Config struct {
 	Rooms        Rooms        `yaml:"rooms"`
 	ClientAPI    ClientAPI    `yaml:"client_api"`
 	Media        Media        `yaml:"media"`
+	Push         Push         `yaml:"push"`
 	Log          Log          `yaml:"log"`
 }
 
@@ -80,6 +81,7 @@ func (c *Config) Defaults() {
 	c.Rooms.Defaults()
 	c.ClientAPI.Defaults()
 	c.Media.Defaults()
+	c.Push.Defaults()
 	c.Log.Defaults()
 }
 
@@ -123,6 +125,7 @@ func (c Config) problems() []error {
 	errs = append(errs, Nest("rooms", c.Rooms.Validate())...)
 	errs = append(errs, Nest("client_api", c.ClientAPI.Validate())...)
 	errs = append(errs, Nest("media", c.Media.Validate())...)
+	errs = append(errs, Nest("push", c.Push.Validate())...)
 	errs = append(errs, Nest("log", c.Log.Validate())...)
 	return errs
 }

@@ -56,7 +56,8 @@ func TestDefault(t *testing.T) {
 				Timeout: Duration(10 * time.Second), CacheLifetime: Duration(time.Hour),
 			},
 		},
-		Log: Log{Level: LogInfo, Format: LogAuto},
+		Push: Push{GatewayAllowedCIDRs: []string{}, GatewayBlockedCIDRs: []string{}},
+		Log:  Log{Level: LogInfo, Format: LogAuto},
 	}
 	got := Default()
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -96,6 +97,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Media.URLPreview.BlockedCIDRs = []string{"300.0.0.0/8"}
 	c.Media.URLPreview.MaxBytes = 10
 	c.Media.URLPreview.Timeout = 0
+	c.Push.GatewayAllowedCIDRs = []string{"sygnal"}
 	c.Log.Level = "verbose"
 	c.Log.Format = "xml"
 
@@ -132,6 +134,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		`media.url_preview.blocked_cidrs[0]: must be an address range such as 10.0.0.0/8 or fd00::/8 (got "300.0.0.0/8")`,
 		`media.url_preview.max_bytes: must be at least 1024 (got 10)`,
 		`media.url_preview.timeout: must be at least 1s (got 0s)`,
+		`push.gateway_allowed_cidrs[0]: must be an address range such as 10.0.0.0/8 or fd00::/8 (got "sygnal")`,
 		`log.level: must be one of debug, info, warn, error (got "verbose")`,
 		`log.format: must be one of auto, text, json (got "xml")`,
 	}

@@ -117,6 +117,12 @@ var keyDocs = map[string]string{
 		"served from the smallest of these at least as large as the size asked for\n" +
 		"(with the same method where possible), or from the original image when\n" +
 		"none is large enough.",
+	"push": "Push notifications: pushers post to the push gateways their apps name (such as\n" +
+		"Sygnal). Like URL previews, never to private or special-purpose addresses\n" +
+		"unless allowed here.",
+	"push.gateway_allowed_cidrs": "Address ranges push gateways may be at although they are private or\n" +
+		"otherwise blocked, e.g. 10.1.0.0/16 for a gateway on the intranet.",
+	"push.gateway_blocked_cidrs": "More address ranges push gateways may never be at.",
 	"media.url_preview": "URL previews (GET /preview_url): the server fetches a page that a user\n" +
 		"names and returns its title, description and image. Off by default.",
 	"media.url_preview.enabled": "Whether previews are served at all.",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"causeway/homeserver/mxerr"
 	"causeway/homeserver/storage"
+	"causeway/internal/netguard"
 )
 
 // gatewayPath is the path every push gateway URL has (push_notifier.yaml).
@@ -39,7 +41,9 @@ type Pushers struct {
 
 // PushersOptions configures Pushers.
 type PushersOptions struct {
-	Client *http.Client // nil: a client with GatewayTimeout
+	// Guard says which addresses gateways may be at: users name the URL, so by default the
+	// server posts to public addresses only.
+	Guard  netguard.Policy
 	Log    *slog.Logger
 	Now    func() time.Time // nil: time.Now
 	Policy DeliveryPolicy   // zero: DefaultDeliveryPolicy
@@ -47,11 +51,8 @@ type PushersOptions struct {
 
 // NewPushers returns the pusher service over db.
 func NewPushers(db *storage.DB, opts PushersOptions) *Pushers {
-	p := &Pushers{db: db, client: opts.Client, log: opts.Log, now: opts.Now, policy: opts.Policy,
+	p := &Pushers{db: db, client: gatewayClient(opts.Guard), log: opts.Log, now: opts.Now, policy: opts.Policy,
 		wake: make(chan struct{}, 1), changed: make(chan struct{}, 1)}
-	if p.client == nil {
-		p.client = &http.Client{Timeout: GatewayTimeout}
-	}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -62,6 +63,26 @@ func NewPushers(db *storage.DB, opts PushersOptions) *Pushers {
 		p.policy = DefaultDeliveryPolicy
 	}
 	return p
+}
+
+// gatewayClient is the HTTP client notifications go out with: it connects only where guard
+// allows, checked in the dialer after name resolution, through no proxy (which would hide the
+// target's address), and it does not follow redirects: a gateway answers, it does not send the
+// server elsewhere.
+func gatewayClient(guard netguard.Policy) *http.Client {
+	dialer := &net.Dialer{Timeout: GatewayTimeout, KeepAlive: 30 * time.Second, Control: guard.Control}
+	return &http.Client{
+		Timeout: GatewayTimeout,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         dialer.DialContext,
+			ForceAttemptHTTP2:   true,
+			TLSHandshakeTimeout: GatewayTimeout,
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     time.Minute,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // PusherData is a pusher's data object: url and format, and whatever else the client keeps

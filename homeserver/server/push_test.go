@@ -97,6 +97,10 @@ func (g *testGateway) quiet(t *testing.T, d time.Duration) {
 	}
 }
 
+// loopbackGateways lets pushers post to the tests' gateways on loopback, which the default
+// policy refuses.
+func loopbackGateways(c *config.Config) { c.Push.GatewayAllowedCIDRs = []string{"127.0.0.0/8", "::1/128"} }
+
 // fastRetries makes a failing gateway retried within milliseconds.
 var fastRetries = server.WithPushPolicy(push.DeliveryPolicy{FirstRetry: 10 * time.Millisecond, MaxRetry: 50 * time.Millisecond, GiveUp: time.Hour, Poll: 100 * time.Millisecond})
 
@@ -163,7 +167,7 @@ func TestPushNotifications(t *testing.T) {
 	storagetest.EachDSN(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
 		gw := startGateway(t)
-		ts := startServerWith(t, driver, dsn, []server.Option{fastRetries})
+		ts := startServerWith(t, driver, dsn, []server.Option{fastRetries}, loopbackGateways)
 		ts.runBackground(t)
 		alice := ts.register(t, "alice")
 		bob := ts.register(t, "bob")
@@ -296,7 +300,7 @@ func TestPushDeliveryRetriesAcrossRestarts(t *testing.T) {
 		gw := startGateway(t)
 		dataDir := t.TempDir()
 		sameData := func(c *config.Config) { c.DataDir = dataDir }
-		ts := startServerWith(t, driver, dsn, []server.Option{fastRetries}, sameData)
+		ts := startServerWith(t, driver, dsn, []server.Option{fastRetries}, sameData, loopbackGateways)
 		stop := ts.runBackground(t)
 		alice := ts.register(t, "alice")
 		bob := ts.register(t, "bob")
@@ -317,7 +321,7 @@ func TestPushDeliveryRetriesAcrossRestarts(t *testing.T) {
 		stop()
 		ts.srv.Close()
 
-		ts = startServerWith(t, driver, dsn, []server.Option{fastRetries}, sameData)
+		ts = startServerWith(t, driver, dsn, []server.Option{fastRetries}, sameData, loopbackGateways)
 		ts.runBackground(t)
 		for _, cli := range []*mautrix.Client{alice, bob} {
 			cli.HomeserverURL, _ = url.Parse(ts.URL)
@@ -428,4 +432,24 @@ func TestPushersAPI(t *testing.T) {
 			t.Errorf("pusher survived its device: %+v", resp.Pushers)
 		}
 	})
+}
+
+// TestPushGatewaysOnPrivateAddressesRefused: a user cannot make the server post to its own
+// network by naming a gateway there; the configured ranges are the way to allow one.
+func TestPushGatewaysOnPrivateAddressesRefused(t *testing.T) {
+	gw := startGateway(t)
+	ts := startServerWith(t, "sqlite", storagetest.DatabaseURL(t, "sqlite"), []server.Option{fastRetries})
+	ts.runBackground(t)
+	alice := ts.register(t, "alice")
+	bob := ts.register(t, "bob")
+	roomID := mustCreateRoom(t, alice, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+	mustJoin(t, bob, string(roomID))
+	setPusher(t, bob, gw.url(), "bob-phone", mautrix.PushFormatEventIDOnly)
+	mustSend(t, alice, roomID, "to a gateway on loopback")
+	time.Sleep(300 * time.Millisecond) // several delivery attempts
+	gw.mu.Lock()
+	defer gw.mu.Unlock()
+	if gw.attempts != 0 {
+		t.Errorf("the server posted %d times to a gateway on loopback", gw.attempts)
+	}
 }

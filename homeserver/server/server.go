@@ -32,6 +32,7 @@ import (
 	"causeway/homeserver/serverkey"
 	"causeway/homeserver/storage"
 	"causeway/homeserver/syncapi"
+	"causeway/internal/netguard"
 )
 
 // Server is one running homeserver.
@@ -252,7 +253,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 	}
 	moderationSvc := moderation.New(db, roomsSvc, accountsSvc)
-	pushers := push.NewPushers(db, push.PushersOptions{Log: log.With("component", "push"), Policy: o.pushPolicy})
+	pushers := push.NewPushers(db, push.PushersOptions{
+		Guard:  netguard.NewPolicy(config.Prefixes(cfg.Push.GatewayAllowedCIDRs), config.Prefixes(cfg.Push.GatewayBlockedCIDRs)),
+		Log:    log.With("component", "push"),
+		Policy: o.pushPolicy,
+	})
 	*listeners = append(*listeners, pushers)
 	srv.background = append(srv.background, pushers.Run)
 	deviceKeys := keys.NewDeviceKeys(db, keys.DeviceKeysOptions{

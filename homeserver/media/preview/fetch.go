@@ -13,17 +13,19 @@ import (
 	"path"
 	"strconv"
 	"time"
+
+	"causeway/internal/netguard"
 )
 
 // newClient returns the HTTP client every fetch goes through. Its dialer checks each address
 // against policy just before connecting, it follows at most cfg.MaxRedirects redirects, each to
 // an http or https URL, and it never uses a proxy: a proxy would make the connection, so the
 // address check would see the proxy's address instead of the target's.
-func newClient(cfg Config, policy addrPolicy) *http.Client {
+func newClient(cfg Config, policy netguard.Policy) *http.Client {
 	dialer := &net.Dialer{
 		Timeout:   cfg.Timeout,
 		KeepAlive: 30 * time.Second,
-		Control:   policy.control,
+		Control:   policy.Control,
 	}
 	transport := &http.Transport{
 		Proxy:                  nil,
@@ -90,7 +92,7 @@ func fetchFailed(err error) error {
 }
 
 // parseURL parses and checks the URL a preview is asked for.
-func parseURL(rawURL string, policy addrPolicy) (*url.URL, error) {
+func parseURL(rawURL string, policy netguard.Policy) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidURL, err)
@@ -106,7 +108,7 @@ func parseURL(rawURL string, policy addrPolicy) (*url.URL, error) {
 // absolute http or https URL with a host, no user information and a valid port. A host that is
 // an IP address is checked against policy here, to fail before any connection; host names are
 // checked when their addresses are dialled.
-func checkURL(u *url.URL, policy addrPolicy) error {
+func checkURL(u *url.URL, policy netguard.Policy) error {
 	if u.Scheme != "http" && u.Scheme != "https" { // url.Parse lower-cases the scheme
 		return fmt.Errorf("%w: scheme %q is not http or https", ErrInvalidURL, u.Scheme)
 	}
@@ -121,8 +123,8 @@ func checkURL(u *url.URL, policy addrPolicy) error {
 			return fmt.Errorf("%w: bad port %q", ErrInvalidURL, port)
 		}
 	}
-	if addr, err := netip.ParseAddr(u.Hostname()); err == nil && !policy.allowed(addr) {
-		return &forbiddenError{addr: addr}
+	if addr, err := netip.ParseAddr(u.Hostname()); err == nil && !policy.Allowed(addr) {
+		return fmt.Errorf("%w: %s", ErrForbiddenAddress, addr)
 	}
 	return nil
 }

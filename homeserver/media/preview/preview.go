@@ -83,6 +83,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"causeway/internal/netguard"
 )
 
 // The errors of this package. Each error returned by Preview and FetchImage matches exactly one
@@ -91,8 +93,9 @@ var (
 	// ErrInvalidURL means the URL asked for is not an absolute http or https URL with a host,
 	// a valid port and no user information.
 	ErrInvalidURL = errors.New("preview: invalid URL")
-	// ErrForbiddenAddress means the host resolved to an address that previews may not reach.
-	ErrForbiddenAddress = errors.New("preview: address not allowed")
+	// ErrForbiddenAddress means the host resolved to an address that previews may not reach
+	// (internal/netguard).
+	ErrForbiddenAddress = netguard.ErrForbidden
 	// ErrTooLarge means an image is larger than Config.MaxBytes.
 	ErrTooLarge = errors.New("preview: content too large")
 	// ErrFetchFailed means the fetch failed upstream: network error, non-2xx status, too many
@@ -159,14 +162,14 @@ func (c Config) withDefaults() Config {
 // Previewer fetches URL previews. It is safe for concurrent use.
 type Previewer struct {
 	cfg    Config
-	policy addrPolicy
+	policy netguard.Policy
 	client *http.Client
 }
 
 // New returns a Previewer. Zero fields of cfg take their defaults.
 func New(cfg Config) *Previewer {
 	cfg = cfg.withDefaults()
-	policy := newAddrPolicy(cfg)
+	policy := netguard.NewPolicy(cfg.AllowedCIDRs, cfg.BlockedCIDRs)
 	return &Previewer{cfg: cfg, policy: policy, client: newClient(cfg, policy)}
 }
 

@@ -1,16 +1,25 @@
-package preview
+// Package netguard decides which addresses the server may connect to when a user names the
+// place: URL previews fetch pages users link, pushers post to gateways users register. By
+// default only globally reachable unicast addresses are allowed, so that no user can make the
+// server reach its own network (loopback, private ranges, cloud metadata). The check runs in
+// the dialer, after name resolution, so DNS tricks and redirects cannot get around it.
+package netguard
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"syscall"
 )
 
-// blockedPrefixes are the address ranges no preview may connect to unless Config.AllowedCIDRs
-// lists them: everything that is not a globally reachable unicast address, after the IANA
-// special-purpose registries (RFC 6890 and its updates). Config.BlockedCIDRs adds to it.
+// ErrForbidden is what a refused connection's error matches.
+var ErrForbidden = errors.New("address not allowed")
+
+// blockedPrefixes are the address ranges no connection may go to unless a policy's allowed
+// ranges list them: everything that is not a globally reachable unicast address, after the IANA
+// special-purpose registries (RFC 6890 and its updates). A policy's blocked ranges add to it.
 //
-// IPv4-mapped IPv6 addresses (::ffff:0:0/96) are not listed: addrPolicy.allowed unmaps them and
+// IPv4-mapped IPv6 addresses (::ffff:0:0/96) are not listed: Policy.Allowed unmaps them and
 // checks the embedded IPv4 address, so ::ffff:127.0.0.1 is loopback and ::ffff:8.8.8.8 is not.
 // Addresses in the NAT64 well-known prefix (64:ff9b::/96) likewise are checked by their embedded
 // IPv4 address, so that IPv6-only hosts behind NAT64 can still preview public sites.
@@ -53,30 +62,31 @@ var blockedPrefixes = []netip.Prefix{
 // nat64Prefix is the NAT64 well-known prefix (RFC 6052); its last 32 bits are an IPv4 address.
 var nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
 
-// addrPolicy decides which addresses a preview may connect to.
-type addrPolicy struct {
-	blockList []netip.Prefix // blockedPrefixes plus Config.BlockedCIDRs
-	allowList []netip.Prefix // Config.AllowedCIDRs, which win over blockList
+// Policy decides which addresses a connection may go to.
+type Policy struct {
+	blockList []netip.Prefix // blockedPrefixes plus the configured blocked ranges
+	allowList []netip.Prefix // the configured allowed ranges, which win over blockList
 }
 
-func newAddrPolicy(cfg Config) addrPolicy {
-	blocked := make([]netip.Prefix, 0, len(blockedPrefixes)+len(cfg.BlockedCIDRs))
-	blocked = append(blocked, blockedPrefixes...)
-	for _, p := range cfg.BlockedCIDRs {
-		blocked = append(blocked, p.Masked())
+// NewPolicy returns the default policy with allowed ranges let through and blocked ones added.
+func NewPolicy(allowed, blocked []netip.Prefix) Policy {
+	blockList := make([]netip.Prefix, 0, len(blockedPrefixes)+len(blocked))
+	blockList = append(blockList, blockedPrefixes...)
+	for _, p := range blocked {
+		blockList = append(blockList, p.Masked())
 	}
-	allowed := make([]netip.Prefix, 0, len(cfg.AllowedCIDRs))
-	for _, p := range cfg.AllowedCIDRs {
-		allowed = append(allowed, p.Masked())
+	allowList := make([]netip.Prefix, 0, len(allowed))
+	for _, p := range allowed {
+		allowList = append(allowList, p.Masked())
 	}
-	return addrPolicy{blockList: blocked, allowList: allowed}
+	return Policy{blockList: blockList, allowList: allowList}
 }
 
-// allowed reports whether a connection to addr is permitted. An address is judged by what it
+// Allowed reports whether a connection to addr is permitted. An address is judged by what it
 // really reaches: the zone is dropped (netip.Prefix.Contains never matches a zoned address),
 // and IPv4-mapped and NAT64 addresses are judged by their embedded IPv4 address. An invalid
 // address is never allowed.
-func (p addrPolicy) allowed(addr netip.Addr) bool {
+func (p Policy) Allowed(addr netip.Addr) bool {
 	if !addr.IsValid() {
 		return false
 	}
@@ -106,26 +116,26 @@ func containsAddr(prefixes []netip.Prefix, addr netip.Addr) bool {
 	return false
 }
 
-// control is a net.Dialer Control function. It runs after name resolution, just before each
+// Control is a net.Dialer Control function. It runs after name resolution, just before each
 // connection attempt, with the IP address about to be dialled, so it also catches a host name
 // that resolves to a private address (including DNS rebinding between checks, since no check
 // happens earlier than the connection it guards) and every address a redirect leads to.
-func (p addrPolicy) control(network, address string, _ syscall.RawConn) error {
+func (p Policy) Control(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return fmt.Errorf("%w: cannot parse dialled address %q: %w", ErrForbiddenAddress, address, err)
+		return fmt.Errorf("%w: cannot parse dialled address %q: %w", ErrForbidden, address, err)
 	}
-	if !p.allowed(ap.Addr()) {
+	if !p.Allowed(ap.Addr()) {
 		return &forbiddenError{addr: ap.Addr()}
 	}
 	return nil
 }
 
-// forbiddenError is the error for an address the policy refuses. It matches ErrForbiddenAddress.
+// forbiddenError is the error for an address the policy refuses. It matches ErrForbidden.
 type forbiddenError struct{ addr netip.Addr }
 
 func (e *forbiddenError) Error() string {
-	return fmt.Sprintf("preview: address %s is not allowed", e.addr)
+	return fmt.Sprintf("address %s is not allowed", e.addr)
 }
 
-func (e *forbiddenError) Is(target error) bool { return target == ErrForbiddenAddress }
+func (e *forbiddenError) Is(target error) bool { return target == ErrForbidden }

@@ -1,4 +1,4 @@
-package preview
+package netguard
 
 import (
 	"errors"
@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-func TestAddrPolicyDefaults(t *testing.T) {
+func TestPolicyDefaults(t *testing.T) {
 	t.Parallel()
-	policy := newAddrPolicy(Config{})
+	policy := NewPolicy(nil, nil)
 	tests := []struct {
 		addr    string
 		allowed bool
@@ -80,26 +80,26 @@ func TestAddrPolicyDefaults(t *testing.T) {
 		t.Run(tt.addr, func(t *testing.T) {
 			t.Parallel()
 			addr := netip.MustParseAddr(tt.addr)
-			if got := policy.allowed(addr); got != tt.allowed {
+			if got := policy.Allowed(addr); got != tt.allowed {
 				t.Errorf("allowed(%s) = %v, want %v", addr, got, tt.allowed)
 			}
 		})
 	}
 }
 
-func TestAddrPolicyConfig(t *testing.T) {
+func TestPolicyConfig(t *testing.T) {
 	t.Parallel()
-	policy := newAddrPolicy(Config{
-		AllowedCIDRs: []netip.Prefix{
+	policy := NewPolicy(
+		[]netip.Prefix{
 			netip.MustParsePrefix("127.0.0.1/32"),
 			netip.MustParsePrefix("10.1.2.3/16"), // not masked: still means 10.1.0.0/16
 			netip.MustParsePrefix("8.8.4.4/32"),  // allowing wins over blocking
 		},
-		BlockedCIDRs: []netip.Prefix{
+		[]netip.Prefix{
 			netip.MustParsePrefix("8.8.0.0/16"),
 			netip.MustParsePrefix("2001:4860::/32"),
 		},
-	})
+	)
 	tests := []struct {
 		addr    string
 		allowed bool
@@ -118,32 +118,32 @@ func TestAddrPolicyConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {
 			t.Parallel()
-			if got := policy.allowed(netip.MustParseAddr(tt.addr)); got != tt.allowed {
+			if got := policy.Allowed(netip.MustParseAddr(tt.addr)); got != tt.allowed {
 				t.Errorf("allowed(%s) = %v, want %v", tt.addr, got, tt.allowed)
 			}
 		})
 	}
-	if policy.allowed(netip.Addr{}) {
+	if policy.Allowed(netip.Addr{}) {
 		t.Error("the zero Addr is allowed")
 	}
 }
 
 func TestControl(t *testing.T) {
 	t.Parallel()
-	policy := newAddrPolicy(Config{})
+	policy := NewPolicy(nil, nil)
 	tests := []struct {
 		address string
 		want    error
 	}{
 		{"8.8.8.8:443", nil},
 		{"[2001:4860::8888]:80", nil},
-		{"127.0.0.1:80", ErrForbiddenAddress},
-		{"[::1]:80", ErrForbiddenAddress},
-		{"[fe80::1%eth0]:80", ErrForbiddenAddress},
-		{"not-an-address:80", ErrForbiddenAddress},
+		{"127.0.0.1:80", ErrForbidden},
+		{"[::1]:80", ErrForbidden},
+		{"[fe80::1%eth0]:80", ErrForbidden},
+		{"not-an-address:80", ErrForbidden},
 	}
 	for _, tt := range tests {
-		err := policy.control("tcp", tt.address, nil)
+		err := policy.Control("tcp", tt.address, nil)
 		if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 			t.Errorf("control(%q) = %v, want %v", tt.address, err, tt.want)
 		}
