@@ -99,7 +99,9 @@ func (g *testGateway) quiet(t *testing.T, d time.Duration) {
 
 // loopbackGateways lets pushers post to the tests' gateways on loopback, which the default
 // policy refuses.
-func loopbackGateways(c *config.Config) { c.Push.GatewayAllowedCIDRs = []string{"127.0.0.0/8", "::1/128"} }
+func loopbackGateways(c *config.Config) {
+	c.Push.GatewayAllowedCIDRs = []string{"127.0.0.0/8", "::1/128"}
+}
 
 // fastRetries makes a failing gateway retried within milliseconds.
 var fastRetries = server.WithPushPolicy(push.DeliveryPolicy{FirstRetry: 10 * time.Millisecond, MaxRetry: 50 * time.Millisecond, GiveUp: time.Hour, Poll: 100 * time.Millisecond})
