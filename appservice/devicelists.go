@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"maunium.net/go/mautrix/id"
+
+	"causeway/homeserver/storage"
 )
 
 // The end-to-end encryption data MSC3202 adds to the transactions of an appservice that asked
@@ -16,13 +18,6 @@ import (
 type deviceLists struct {
 	Changed []id.UserID `json:"changed"`
 	Left    []id.UserID `json:"left"`
-}
-
-// keyCounts are a transaction's one-time-key counts and unused fallback key types, by user and
-// device.
-type keyCounts struct {
-	OneTimeKeys  map[id.UserID]map[id.DeviceID]map[string]int
-	FallbackKeys map[id.UserID]map[id.DeviceID][]string
 }
 
 // DeviceListChanged implements the device-list notifier: a user's devices or keys changed, which
@@ -75,31 +70,13 @@ func (w *worker) takeDeviceLists(ctx context.Context) (*deviceLists, int64, erro
 
 // keyCountsOf reads the key counts of the devices with keys of the users the appservice
 // registered; nil unless it asked for MSC3202 or when there are none.
-func (w *worker) keyCountsOf(ctx context.Context) (*keyCounts, error) {
+func (w *worker) keyCountsOf(ctx context.Context) (*storage.KeyCounts, error) {
 	if !w.reg.MSC3202 {
 		return nil, nil
 	}
-	devices, err := w.s.db.AppserviceKeyDevices(ctx, w.reg.ID)
-	if err != nil || len(devices) == 0 {
+	kc, err := w.s.db.AppserviceKeyCounts(ctx, w.reg.ID)
+	if err != nil || len(kc.OneTimeKeys) == 0 {
 		return nil, err
 	}
-	kc := &keyCounts{OneTimeKeys: map[id.UserID]map[id.DeviceID]map[string]int{}, FallbackKeys: map[id.UserID]map[id.DeviceID][]string{}}
-	for user, ids := range devices {
-		kc.OneTimeKeys[user], kc.FallbackKeys[user] = map[id.DeviceID]map[string]int{}, map[id.DeviceID][]string{}
-		for _, device := range ids {
-			counts, err := w.s.db.OneTimeKeyCounts(ctx, user, device)
-			if err != nil {
-				return nil, err
-			}
-			fallback, err := w.s.db.UnusedFallbackKeyTypes(ctx, user, device)
-			if err != nil {
-				return nil, err
-			}
-			if fallback == nil {
-				fallback = []string{}
-			}
-			kc.OneTimeKeys[user][device], kc.FallbackKeys[user][device] = counts, fallback
-		}
-	}
-	return kc, nil
+	return &kc, nil
 }

@@ -235,7 +235,7 @@ type txnContent struct {
 	ephemeral   []syncapi.EphemeralEvent
 	toDevice    []toDeviceEvent
 	deviceLists *deviceLists
-	keyCounts   *keyCounts
+	keyCounts   *storage.KeyCounts
 }
 
 // empty reports whether c has nothing that calls for a transaction of its own. Key counts

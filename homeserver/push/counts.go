@@ -28,6 +28,13 @@ type RoomCounts struct {
 	Threads map[id.EventID]Count // by thread root
 }
 
+// IsRead reports whether a notification comes at or before what the user has read in its
+// room, given their read positions there (storage.ReadPositions): their unthreaded receipt or
+// the one of its thread, whichever is further.
+func IsRead(read map[string]int64, n storage.PushAction) bool {
+	return max(read[""], read[n.ThreadID]) >= n.StreamPos
+}
+
 // Total is the room's count with threads and main timeline together.
 func (rc RoomCounts) Total() Count {
 	total := rc.Main

@@ -226,7 +226,7 @@ func (p *Pushers) isRead(ctx context.Context, n storage.PushAction) (bool, error
 	if err != nil {
 		return false, err
 	}
-	return max(read[""], read[n.ThreadID]) >= n.StreamPos, nil
+	return IsRead(read, n), nil
 }
 
 // send posts one notification to the pusher's gateway. errPusherGone when the gateway

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -70,12 +69,11 @@ func NewPushers(db *storage.DB, opts PushersOptions) *Pushers {
 // target's address), and it does not follow redirects: a gateway answers, it does not send the
 // server elsewhere.
 func gatewayClient(guard netguard.Policy) *http.Client {
-	dialer := &net.Dialer{Timeout: GatewayTimeout, KeepAlive: 30 * time.Second, Control: guard.Control}
 	return &http.Client{
 		Timeout: GatewayTimeout,
 		Transport: &http.Transport{
 			Proxy:               nil,
-			DialContext:         dialer.DialContext,
+			DialContext:         guard.Dialer(GatewayTimeout).DialContext,
 			ForceAttemptHTTP2:   true,
 			TLSHandshakeTimeout: GatewayTimeout,
 			MaxIdleConnsPerHost: 4,

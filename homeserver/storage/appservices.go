@@ -147,25 +147,67 @@ func (c conn) AdvanceAppserviceDeviceLists(ctx context.Context, appserviceID str
 	return err
 }
 
-// AppserviceKeyDevices lists the devices with uploaded keys of the users an appservice
-// registered, by user.
-func (c conn) AppserviceKeyDevices(ctx context.Context, appserviceID string) (map[id.UserID][]id.DeviceID, error) {
-	rows, err := c.q.Query(ctx, `SELECT k.user_id, k.device_id FROM device_keys k
-		JOIN users u ON u.user_id = k.user_id AND u.appservice_id = $1 ORDER BY k.user_id, k.device_id`, appserviceID)
+// KeyCounts are devices' one-time-key counts by algorithm and unused fallback key types, by
+// user and device.
+type KeyCounts struct {
+	OneTimeKeys  map[id.UserID]map[id.DeviceID]map[string]int
+	FallbackKeys map[id.UserID]map[id.DeviceID][]string
+}
+
+// AppserviceKeyCounts returns the key counts of every device with uploaded keys of the users
+// an appservice registered (MSC3202), in three queries whatever the number of devices.
+func (c conn) AppserviceKeyCounts(ctx context.Context, appserviceID string) (KeyCounts, error) {
+	kc := KeyCounts{OneTimeKeys: map[id.UserID]map[id.DeviceID]map[string]int{}, FallbackKeys: map[id.UserID]map[id.DeviceID][]string{}}
+	err := c.eachUserDevice(ctx, `SELECT k.user_id, k.device_id, '', 0 FROM device_keys k
+		JOIN users u ON u.user_id = k.user_id AND u.appservice_id = $1`, appserviceID, func(u id.UserID, d id.DeviceID, _ string, _ int) {
+		if kc.OneTimeKeys[u] == nil {
+			kc.OneTimeKeys[u], kc.FallbackKeys[u] = map[id.DeviceID]map[string]int{}, map[id.DeviceID][]string{}
+		}
+		kc.OneTimeKeys[u][d], kc.FallbackKeys[u][d] = map[string]int{}, []string{}
+	})
+	if err == nil {
+		err = c.eachUserDevice(ctx, `SELECT o.user_id, o.device_id, o.algorithm, COUNT(*) FROM one_time_keys o
+			JOIN users u ON u.user_id = o.user_id AND u.appservice_id = $1 GROUP BY o.user_id, o.device_id, o.algorithm`,
+			appserviceID, func(u id.UserID, d id.DeviceID, algorithm string, n int) {
+				if counts := kc.OneTimeKeys[u][d]; counts != nil {
+					counts[algorithm] = n
+				}
+			})
+	}
+	if err == nil {
+		err = c.eachUserDevice(ctx, `SELECT f.user_id, f.device_id, f.algorithm, 0 FROM fallback_keys f
+			JOIN users u ON u.user_id = f.user_id AND u.appservice_id = $1 WHERE NOT f.used ORDER BY f.algorithm`,
+			appserviceID, func(u id.UserID, d id.DeviceID, algorithm string, _ int) {
+				if types, ok := kc.FallbackKeys[u][d]; ok {
+					kc.FallbackKeys[u][d] = append(types, algorithm)
+				}
+			})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("key devices of appservice %s: %w", appserviceID, err)
+		return KeyCounts{}, fmt.Errorf("key counts of appservice %s: %w", appserviceID, err)
+	}
+	return kc, nil
+}
+
+// eachUserDevice runs a query selecting a user ID, a device ID, a string and a number, and
+// calls fn with each row.
+func (c conn) eachUserDevice(ctx context.Context, query string, arg any, fn func(id.UserID, id.DeviceID, string, int)) error {
+	rows, err := c.q.Query(ctx, query, arg)
+	if err != nil {
+		return err
 	}
 	defer rows.Close()
-	out := map[id.UserID][]id.DeviceID{}
 	for rows.Next() {
 		var u id.UserID
 		var d id.DeviceID
-		if err := rows.Scan(&u, &d); err != nil {
-			return nil, err
+		var s string
+		var n int
+		if err := rows.Scan(&u, &d, &s, &n); err != nil {
+			return err
 		}
-		out[u] = append(out[u], d)
+		fn(u, d, s, n)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // RecordAppserviceError notes a failed delivery attempt for status reports.

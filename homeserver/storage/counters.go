@@ -26,3 +26,35 @@ func (c conn) Counter(ctx context.Context, name string) (int64, error) {
 	}
 	return v, nil
 }
+
+// Counters returns the current values of the named counters, read together in one query: one
+// snapshot of several streams, and one round trip instead of one each.
+func (c conn) Counters(ctx context.Context, names ...string) (map[string]int64, error) {
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	rows, err := c.q.Query(ctx, `SELECT name, value FROM counters WHERE name IN (`+placeholders(1, len(names))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("counters: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]int64, len(names))
+	for rows.Next() {
+		var name string
+		var v int64
+		if err := rows.Scan(&name, &v); err != nil {
+			return nil, fmt.Errorf("counters: %w", err)
+		}
+		out[name] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counters: %w", err)
+	}
+	for _, n := range names {
+		if _, ok := out[n]; !ok {
+			return nil, fmt.Errorf("counter %s: %w", n, ErrNotFound)
+		}
+	}
+	return out, nil
+}

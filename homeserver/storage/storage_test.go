@@ -38,6 +38,26 @@ func TestCountersAreSequential(t *testing.T) {
 	})
 }
 
+func TestCountersReadTogether(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		err := db.InTx(ctx, func(tx *storage.Tx) error {
+			_, err := tx.NextCounter(ctx, "receipts")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Counters(ctx, "events", "receipts")
+		if diff := cmp.Diff(map[string]int64{"events": 0, "receipts": 1}, got); err != nil || diff != "" {
+			t.Errorf("Counters = %v (-want +got):\n%s", err, diff)
+		}
+		if _, err := db.Counters(ctx, "events", "no such stream"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Counters with an unknown name: %v, want ErrNotFound", err)
+		}
+	})
+}
+
 func TestFailedTransactionWritesNothing(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()

@@ -68,9 +68,19 @@ func (tx *Tx) InsertToDeviceMessage(ctx context.Context, m ToDeviceMessage, ts i
 // ToDeviceMessages returns up to limit of a device's queued messages in (after, upto], in the
 // order they were sent.
 func (c conn) ToDeviceMessages(ctx context.Context, userID id.UserID, deviceID id.DeviceID, after, upto int64, limit int) ([]ToDeviceMessage, error) {
-	rows, err := c.q.Query(ctx, selectToDeviceMessages, userID, deviceID, after, upto, limit)
+	msgs, err := c.queryToDevice(ctx, selectToDeviceMessages, userID, deviceID, after, upto, limit)
 	if err != nil {
 		return nil, fmt.Errorf("to-device messages of %s/%s: %w", userID, deviceID, err)
+	}
+	return msgs, nil
+}
+
+// queryToDevice runs a query selecting user_id, device_id, stream_pos, sender, type, content
+// of to_device_messages.
+func (c conn) queryToDevice(ctx context.Context, query string, args ...any) ([]ToDeviceMessage, error) {
+	rows, err := c.q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []ToDeviceMessage
@@ -78,7 +88,7 @@ func (c conn) ToDeviceMessages(ctx context.Context, userID id.UserID, deviceID i
 		var m ToDeviceMessage
 		var content string
 		if err := rows.Scan(&m.UserID, &m.DeviceID, &m.StreamPos, &m.Sender, &m.Type, &content); err != nil {
-			return nil, fmt.Errorf("to-device messages of %s/%s: %w", userID, deviceID, err)
+			return nil, err
 		}
 		m.Content = json.RawMessage(content)
 		out = append(out, m)
@@ -157,22 +167,11 @@ func (tx *Tx) DeleteToDeviceOlderThan(ctx context.Context, ts int64) (int64, err
 // ToDeviceForAppservice returns up to limit of the queued messages in (after, upto] of the
 // users an appservice registered, in the order they were sent (MSC4203).
 func (c conn) ToDeviceForAppservice(ctx context.Context, appserviceID string, after, upto int64, limit int) ([]ToDeviceMessage, error) {
-	rows, err := c.q.Query(ctx, `SELECT m.user_id, m.device_id, m.stream_pos, m.sender, m.type, m.content FROM to_device_messages m
+	msgs, err := c.queryToDevice(ctx, `SELECT m.user_id, m.device_id, m.stream_pos, m.sender, m.type, m.content FROM to_device_messages m
 		JOIN users u ON u.user_id = m.user_id AND u.appservice_id = $1
 		WHERE m.stream_pos > $2 AND m.stream_pos <= $3 ORDER BY m.stream_pos, m.user_id, m.device_id LIMIT $4`, appserviceID, after, upto, limit)
 	if err != nil {
 		return nil, fmt.Errorf("to-device messages of appservice %s: %w", appserviceID, err)
 	}
-	defer rows.Close()
-	var out []ToDeviceMessage
-	for rows.Next() {
-		var m ToDeviceMessage
-		var content string
-		if err := rows.Scan(&m.UserID, &m.DeviceID, &m.StreamPos, &m.Sender, &m.Type, &content); err != nil {
-			return nil, err
-		}
-		m.Content = json.RawMessage(content)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return msgs, nil
 }

@@ -39,17 +39,23 @@ const (
 	maxMessagesLimit     = 1000
 )
 
+// readerMembership returns the user's membership of a room they want to read: a member's,
+// or "" for a non-member of a world-readable room; anyone else is refused as ViewerState
+// refuses them.
+func (s *Service) readerMembership(ctx context.Context, roomID id.RoomID, userID id.UserID) (string, error) {
+	membership, err := s.rooms.Membership(ctx, roomID, userID)
+	if err != nil || membership != "" {
+		return membership, err
+	}
+	_, err = s.rooms.ViewerState(ctx, roomID, userID)
+	return "", err
+}
+
 // Messages pages through a room's history in topological order.
 func (s *Service) Messages(ctx context.Context, req MessagesRequest) (*MessagesResponse, error) {
-	membership, err := s.rooms.Membership(ctx, req.RoomID, req.UserID)
+	membership, err := s.readerMembership(ctx, req.RoomID, req.UserID)
 	if err != nil {
 		return nil, err
-	}
-	if membership == "" {
-		// Only world-readable rooms are open to non-members; ViewerState says which.
-		if _, err := s.rooms.ViewerState(ctx, req.RoomID, req.UserID); err != nil {
-			return nil, err
-		}
 	}
 	limit := req.Limit
 	if limit <= 0 {

@@ -8,6 +8,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"causeway/homeserver/mxerr"
+	"causeway/homeserver/push"
 	"causeway/homeserver/rooms"
 	"causeway/homeserver/storage"
 )
@@ -81,9 +82,8 @@ func (s *Service) Notifications(ctx context.Context, req NotificationsRequest) (
 				return nil, err
 			}
 		}
-		pos := read[row.RoomID]
 		resp.Notifications = append(resp.Notifications, Notification{Actions: row.Actions, Event: ev,
-			Read: max(pos[""], pos[row.ThreadID]) >= row.StreamPos, RoomID: row.RoomID, TS: row.TS})
+			Read: push.IsRead(read[row.RoomID], row), RoomID: row.RoomID, TS: row.TS})
 	}
 	return resp, nil
 }

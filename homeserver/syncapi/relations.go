@@ -172,14 +172,9 @@ type ThreadsRequest struct {
 // Threads lists the threads of a room the user may see, most recently active first: their
 // roots, each once. from is the next_batch of the previous page ("h…").
 func (s *Service) Threads(ctx context.Context, req ThreadsRequest) (*RelationsResponse, error) {
-	membership, err := s.rooms.Membership(ctx, req.RoomID, req.UserID)
+	membership, err := s.readerMembership(ctx, req.RoomID, req.UserID)
 	if err != nil {
 		return nil, err
-	}
-	if membership == "" {
-		if _, err := s.rooms.ViewerState(ctx, req.RoomID, req.UserID); err != nil {
-			return nil, err
-		}
 	}
 	var before int64
 	if req.From != "" {

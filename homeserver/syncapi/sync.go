@@ -135,25 +135,12 @@ func (s *Service) compute(ctx context.Context, req Request) (*Response, error) {
 // next, never in neither.
 func (s *Service) positions(ctx context.Context) (StreamToken, error) {
 	t := StreamToken{Typing: s.typing.position()}
-	var err error
-	if t.Events, err = s.db.Counter(ctx, "events"); err != nil {
+	c, err := s.db.Counters(ctx, "events", "receipts", "account_data", "presence", "to_device", "device_lists")
+	if err != nil {
 		return StreamToken{}, err
 	}
-	if t.Receipts, err = s.db.Counter(ctx, "receipts"); err != nil {
-		return StreamToken{}, err
-	}
-	if t.AccountData, err = s.db.Counter(ctx, "account_data"); err != nil {
-		return StreamToken{}, err
-	}
-	if t.Presence, err = s.db.Counter(ctx, "presence"); err != nil {
-		return StreamToken{}, err
-	}
-	if t.ToDevice, err = s.db.Counter(ctx, "to_device"); err != nil {
-		return StreamToken{}, err
-	}
-	if t.DeviceLists, err = s.db.Counter(ctx, "device_lists"); err != nil {
-		return StreamToken{}, err
-	}
+	t.Events, t.Receipts, t.AccountData, t.Presence = c["events"], c["receipts"], c["account_data"], c["presence"]
+	t.ToDevice, t.DeviceLists = c["to_device"], c["device_lists"]
 	return t, nil
 }
 

@@ -22,15 +22,9 @@ type EventAtTime struct {
 // in one direction: the first at or after it (forward) or the last at or before it
 // (data/api/client-server/room_event_by_timestamp.yaml). None is M_NOT_FOUND.
 func (s *Service) EventNearTime(ctx context.Context, userID id.UserID, roomID id.RoomID, ts int64, forward bool) (EventAtTime, error) {
-	membership, err := s.rooms.Membership(ctx, roomID, userID)
+	membership, err := s.readerMembership(ctx, roomID, userID)
 	if err != nil {
 		return EventAtTime{}, err
-	}
-	if membership == "" {
-		// Only world-readable rooms are open to non-members; ViewerState says which.
-		if _, err := s.rooms.ViewerState(ctx, roomID, userID); err != nil {
-			return EventAtTime{}, err
-		}
 	}
 	evs, err := s.db.RoomEventsNearTS(ctx, roomID, ts, forward, timestampCandidates)
 	if err != nil {

@@ -8,8 +8,10 @@ package netguard
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"syscall"
+	"time"
 )
 
 // ErrForbidden is what a refused connection's error matches.
@@ -129,6 +131,12 @@ func (p Policy) Control(network, address string, _ syscall.RawConn) error {
 		return &forbiddenError{addr: ap.Addr()}
 	}
 	return nil
+}
+
+// Dialer returns a dialer that connects only where p allows, checked by Control. Use it with
+// no proxy: a proxy would make the connection, and the check would see the proxy's address.
+func (p Policy) Dialer(timeout time.Duration) *net.Dialer {
+	return &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: p.Control}
 }
 
 // forbiddenError is the error for an address the policy refuses. It matches ErrForbidden.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -22,14 +21,9 @@ import (
 // an http or https URL, and it never uses a proxy: a proxy would make the connection, so the
 // address check would see the proxy's address instead of the target's.
 func newClient(cfg Config, policy netguard.Policy) *http.Client {
-	dialer := &net.Dialer{
-		Timeout:   cfg.Timeout,
-		KeepAlive: 30 * time.Second,
-		Control:   policy.Control,
-	}
 	transport := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
+		DialContext:            policy.Dialer(cfg.Timeout).DialContext,
 		ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off otherwise
 		TLSHandshakeTimeout:    cfg.Timeout,
 		ResponseHeaderTimeout:  cfg.Timeout,
